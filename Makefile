@@ -1,0 +1,49 @@
+# Everything a fresh machine needs: `make run` and `make test` create the virtualenv, install,
+# migrate, then run. FFmpeg comes inside the PyAV wheel (and imageio-ffmpeg's binary for tests).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: venv migrate run serve worker test test-fast lint format bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -e '.[dev,model]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+migrate: venv
+	mkdir -p var
+	$(BIN)/alembic upgrade head
+
+run: migrate
+	$(BIN)/video-enhancer run --host $(HOST) --port $(PORT)
+
+serve: migrate
+	$(BIN)/video-enhancer serve --host $(HOST) --port $(PORT)
+
+worker: migrate
+	$(BIN)/video-enhancer worker
+
+test: venv
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check src tests benchmarks migrations
+	$(BIN)/ruff format --check src tests benchmarks migrations
+	$(BIN)/mypy
+
+format: venv
+	$(BIN)/ruff format src tests benchmarks migrations
+	$(BIN)/ruff check --fix src tests benchmarks migrations
+
+bench: venv
+	$(BIN)/python benchmarks/pipeline.py
+	$(BIN)/python benchmarks/model.py --tiny
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,158 @@
+"""Stream-DiffVSR speed and memory: seconds per output frame and peak memory.
+
+Full-size models with random weights (timing does not depend on weight values), one streamed
+video per configuration: frame 0 and 1 warm up, then ``--frames`` steady-state frames (flow +
+warp + 4 x (ControlNet + UNet) + temporal decode) are timed.
+
+    python benchmarks/model.py --device cuda                       # the real benchmark
+    python benchmarks/model.py --tiny                              # CPU smoke test, tiny models
+
+Output sizes: 720p = 320x180 in -> 1280x720 out; "1080p" = 480x268 in -> 1920x1072 out (the
+reference rounds 270 down to a multiple of 4). Peak memory is torch's peak allocation on CUDA,
+and the process's peak resident set size on CPU (monotone over the whole run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torchvision.models.optical_flow import raft_large
+
+from stream_diffvsr.configs import (
+    PUBLISHED_SCHEDULER_CONFIG,
+    TINY_UNET_CONFIG,
+    DenoisingModels,
+    build_published_models,
+    build_scheduler,
+    build_tiny_models,
+)
+from stream_diffvsr.flow import RaftFlow
+from stream_diffvsr.pipeline import StreamDiffVSRPipeline
+from stream_diffvsr.testing import random_frames
+
+SIZES = {"720p": (180, 320), "1080p": (268, 480), "tiny-s": (32, 32), "tiny-m": (48, 64)}
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+@dataclass(frozen=True)
+class Result:
+    size: str
+    output: str
+    dtype: str
+    flow_scale: float
+    seconds_per_frame: float
+    peak_gib: float
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--tiny", action="store_true", help="tiny models and sizes (CPU smoke test)")
+    parser.add_argument("--sizes", default=None, help="comma list from " + ",".join(SIZES))
+    parser.add_argument("--dtypes", default="float32,float16,bfloat16")
+    parser.add_argument("--flow-scales", default="1.0,0.25", help="1.0 = reference full-res RAFT")
+    parser.add_argument("--frames", type=int, default=5, help="timed frames after 2 warm-up frames")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: default)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile UNet and ControlNet")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    device = torch.device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.backends.cuda.matmul.allow_tf32 = True  # as the reference does
+    torch.backends.cudnn.allow_tf32 = True
+    sizes = (args.sizes or ("tiny-s,tiny-m" if args.tiny else "720p,1080p")).split(",")
+    models, embed_dim = build(args.tiny, device)
+    raft = raft_large(weights=None, progress=False).to(device)
+    results = []
+    for dtype_name in args.dtypes.split(","):
+        for scale in (float(s) for s in args.flow_scales.split(",")):
+            pipeline = StreamDiffVSRPipeline(
+                models.unet,
+                models.controlnet,
+                models.vae,
+                build_scheduler(PUBLISHED_SCHEDULER_CONFIG),
+                torch.randn(1, 77, embed_dim),
+                RaftFlow(raft, flow_scale=scale),
+                device=device,
+                dtype=DTYPES[dtype_name],
+            )
+            if args.compile:
+                pipeline.enable_compile()
+            for size in sizes:
+                results.append(measure(pipeline, size, dtype_name, scale, args.frames))
+                print(format_row(results[-1]), flush=True)
+    print_table(results, device, args)
+
+
+def build(tiny: bool, device: torch.device) -> tuple[DenoisingModels, int]:
+    torch.manual_seed(0)
+    if tiny:
+        return build_tiny_models(device), int(TINY_UNET_CONFIG["cross_attention_dim"])
+    return build_published_models(device), 1024
+
+
+def measure(pipeline: StreamDiffVSRPipeline, size: str, dtype: str, scale: float, frames: int) -> Result:
+    height, width = SIZES[size]
+    video = [f.to(pipeline.device) for f in random_frames(frames + 2, height, width)]
+    state = pipeline.new_state(seed=0)
+    sync = synchronizer(pipeline.device)
+    reset_peak(pipeline.device)
+    for frame in video[:2]:
+        pipeline.upscale_frame(frame, state)
+    sync()
+    start = time.perf_counter()
+    for frame in video[2:]:
+        pipeline.upscale_frame(frame, state)
+    sync()
+    seconds = (time.perf_counter() - start) / frames
+    return Result(size, f"{width * 4}x{height * 4}", dtype, scale, seconds, peak_gib(pipeline.device))
+
+
+def synchronizer(device: torch.device) -> Callable[[], None]:
+    if device.type == "cuda":
+        return lambda: torch.cuda.synchronize(device)
+    return lambda: None
+
+
+def reset_peak(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def peak_gib(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**30
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
+
+
+def format_row(r: Result) -> str:
+    flow = "full (reference)" if r.flow_scale == 1.0 else f"x{r.flow_scale:g} (non-ref)"
+    return f"| {r.size} | {r.output} | {r.dtype} | {flow} | {r.seconds_per_frame:.3f} | {r.peak_gib:.2f} |"
+
+
+def print_table(results: list[Result], device: torch.device, args: argparse.Namespace) -> None:
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    print(
+        f"\nStream-DiffVSR, {name}, {'tiny' if args.tiny else 'full-size'} random weights, "
+        f"{args.frames} timed frames, compile={args.compile}"
+    )
+    print("| size | output | dtype | flow | s/frame | peak GiB |")
+    print("|---|---|---|---|---|---|")
+    for r in results:
+        print(format_row(r))
+
+
+if __name__ == "__main__":
+    main()

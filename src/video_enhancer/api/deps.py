@@ -1,0 +1,74 @@
+"""FastAPI dependencies: `SessionDep`, `SettingsDep`, `StorageDep`, `CurrentUser`, `AdminUser`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from video_enhancer.auth.tokens import decode_access_token
+from video_enhancer.config import Settings
+from video_enhancer.errors import InvalidToken, NotFound, Unauthorized
+from video_enhancer.logging import user_id_var
+from video_enhancer.models import User
+from video_enhancer.storage.base import Storage
+
+_bearer = HTTPBearer(auto_error=False, description="Access token from /auth/login")
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One request = one transaction: commit when the endpoint returns, roll back on error."""
+    session: Session = request.app.state.session_factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def get_storage(request: Request) -> Storage:
+    storage: Storage = request.app.state.storage
+    return storage
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+# scope="function": the commit happens before the response is sent, so a failed commit is a 500
+# and never a success the database does not hold.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+StorageDep = Annotated[Storage, Depends(get_storage)]
+
+
+def get_current_user(
+    session: SessionDep,
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized()
+    user_id = decode_access_token(credentials.credentials, settings)
+    user = session.get(User, user_id)
+    if user is None:
+        raise InvalidToken()
+    user_id_var.set(str(user.id))
+    return user
+
+
+def get_admin_user(user: Annotated[User, Depends(get_current_user)], settings: SettingsDep) -> User:
+    if not (user.is_admin or user.email in {e.lower() for e in settings.admin_emails}):
+        raise NotFound()  # admin routes do not reveal themselves to other users
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+AdminUser = Annotated[User, Depends(get_admin_user)]

@@ -1,0 +1,133 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from video_enhancer import __version__
+from video_enhancer.admin.router import router as admin_router
+from video_enhancer.auth.passwords import warm_up
+from video_enhancer.auth.router import router as auth_router
+from video_enhancer.config import Settings, get_settings
+from video_enhancer.db import make_engine, make_session_factory
+from video_enhancer.errors import AppError, RateLimited, Unauthorized
+from video_enhancer.jobs.router import router as jobs_router
+from video_enhancer.logging import configure_logging, request_id_var
+from video_enhancer.observability import install_observability
+from video_enhancer.storage.base import Storage
+from video_enhancer.storage.factory import make_storage
+from video_enhancer.storage.router import router as storage_router
+from video_enhancer.users.router import router as users_router
+from video_enhancer.videos.router import router as videos_router
+
+logger = logging.getLogger(__name__)
+
+_HTTP_CODES = {
+    400: "INVALID_INPUT",
+    401: "NOT_AUTHENTICATED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    413: "UPLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    416: "RANGE_NOT_SATISFIABLE",
+    429: "RATE_LIMITED",
+}
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(_request: Request, exc: AppError) -> JSONResponse:
+        headers: dict[str, str] | None = None
+        if isinstance(exc, RateLimited):
+            headers = {"Retry-After": str(exc.retry_after)}
+        elif isinstance(exc, Unauthorized):
+            headers = {"WWW-Authenticate": "Bearer"}  # RFC 6750
+        if exc.status_code >= 500:
+            logger.error("service error", extra={"code": exc.code})
+        return _error(exc.status_code, exc.code, exc.message, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        message = f"{where}: {first.get('msg', 'invalid value')}" if where else "Invalid request."
+        return _error(422, "VALIDATION_ERROR", message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
+        return _error(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unhandled error", exc_info=exc)
+        return _error(500, "INTERNAL_ERROR", "An unexpected error occurred.")
+
+
+def _install_request_id(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def _request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        try:
+            response = await call_next(request)
+        finally:
+            request_id_var.reset(token)
+        response.headers["X-Request-ID"] = request_id
+        return response
+
+
+def create_app(
+    settings: Settings | None = None, *, engine: Engine | None = None, storage: Storage | None = None
+) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+    engine = engine or make_engine(settings.database_url, pool_size=settings.db_pool_size)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Hash the dummy password once at start-up so the first unknown-email login takes no longer
+        # than a known one (logins must not reveal which emails exist).
+        await asyncio.to_thread(warm_up, settings.bcrypt_rounds)
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="Video Enhancer API",
+        version=__version__,
+        description="Upload a phone video, get back an enhanced, x4 super-resolved version.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    app.state.storage = storage or make_storage(settings)
+
+    _install_error_handlers(app)
+    # Installed first so it runs inside the request-id middleware: access logs carry the id.
+    install_observability(app)
+    _install_request_id(app)
+    app.include_router(auth_router, prefix="/auth", tags=["auth"])
+    app.include_router(users_router, prefix="/users", tags=["users"])
+    app.include_router(videos_router, prefix="/videos", tags=["videos"])
+    app.include_router(jobs_router, prefix="/jobs", tags=["jobs"])
+    app.include_router(storage_router, prefix="/storage", tags=["storage"])
+    app.include_router(admin_router, tags=["admin"])
+    return app

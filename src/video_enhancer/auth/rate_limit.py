@@ -1,0 +1,78 @@
+"""Login rate limiting on failed attempts, per email and per client IP.
+
+Failures live in the `login_attempts` table, so every API instance sees the same counts. Once a
+key has `max_failures` failures inside the window, every further attempt (even with the right
+password, which is the point against guessing) answers 429 until enough of them age out. Email
+keys store a SHA-256 of the address, so the table holds no addresses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from video_enhancer.auth import repository
+from video_enhancer.config import Settings
+from video_enhancer.errors import RateLimited
+
+
+@dataclass(frozen=True, slots=True)
+class LoginRateLimit:
+    max_failures: int  # 0 or less disables the limit
+    window: timedelta
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LoginRateLimit:
+        return cls(
+            settings.login_rate_limit_attempts, timedelta(seconds=settings.login_rate_limit_window_seconds)
+        )
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_failures > 0
+
+
+def email_key(normalized_email: str) -> str:
+    return "email:" + hashlib.sha256(normalized_email.encode("utf-8")).hexdigest()
+
+
+def login_keys(normalized_email: str, client_ip: str | None) -> list[str]:
+    keys = [email_key(normalized_email)]
+    if client_ip:
+        keys.append(f"ip:{client_ip[:200]}")
+    return keys
+
+
+def ensure_login_allowed(session: Session, keys: list[str], limit: LoginRateLimit, now: datetime) -> None:
+    """Raise `RateLimited` (with the seconds until an attempt is allowed again) for a blocked key."""
+    if not limit.enabled:
+        return
+    waits = [_seconds_blocked(session, key, limit, now) for key in keys]
+    longest = max(waits, default=0)
+    if longest > 0:
+        raise RateLimited(retry_after=longest, message="Too many failed login attempts; try again later.")
+
+
+def _seconds_blocked(session: Session, key: str, limit: LoginRateLimit, now: datetime) -> int:
+    failures = repository.recent_failures(session, key, now - limit.window, limit.max_failures)
+    if len(failures) < limit.max_failures:
+        return 0
+    # Unblocked once the oldest of the last `max_failures` failures leaves the window.
+    unblocked_at = failures[-1] + limit.window
+    return max(1, math.ceil((unblocked_at - now).total_seconds()))
+
+
+def record_login_failure(session: Session, keys: list[str], limit: LoginRateLimit, now: datetime) -> None:
+    if not limit.enabled:
+        return
+    # Rows older than the window count for nothing; dropping them here keeps the table small.
+    repository.prune_failures(session, now - limit.window)
+    repository.add_login_failure(session, keys, now)
+
+
+def clear_email_failures(session: Session, normalized_email: str) -> None:
+    repository.clear_failures(session, email_key(normalized_email))

@@ -1,0 +1,27 @@
+"""Super-resolution methods behind one interface (see ``base.py`` for the contract)."""
+
+from video_enhancer.enhancers.base import Enhancer, EnhancerError, EnhancerSession, Frame, Size
+from video_enhancer.enhancers.registry import (
+    ENHANCERS,
+    EnhancerSpec,
+    EnhancerUnavailableError,
+    UnknownEnhancerError,
+    enhancer_names,
+    get_enhancer,
+    get_enhancer_spec,
+)
+
+__all__ = [
+    "ENHANCERS",
+    "Enhancer",
+    "EnhancerError",
+    "EnhancerSession",
+    "EnhancerSpec",
+    "EnhancerUnavailableError",
+    "Frame",
+    "Size",
+    "UnknownEnhancerError",
+    "enhancer_names",
+    "get_enhancer",
+    "get_enhancer_spec",
+]

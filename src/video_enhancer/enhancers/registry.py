@@ -1,0 +1,79 @@
+"""Enhancers by name. Heavy ones (torch) are imported only when asked for."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from video_enhancer.enhancers.base import Enhancer, EnhancerError
+
+
+class UnknownEnhancerError(EnhancerError):
+    status_code = 400
+    default_code = "UNKNOWN_ENHANCER"
+
+
+class EnhancerUnavailableError(EnhancerError):
+    """The enhancer exists but cannot be loaded here (missing torch, weights or device)."""
+
+    status_code = 503
+    default_code = "ENHANCER_UNAVAILABLE"
+
+
+@dataclass(frozen=True)
+class EnhancerSpec:
+    name: str
+    module: str
+    class_name: str
+    classical: bool
+    """True for the classical resampling fallback; recorded so results can say so."""
+    description: str
+
+
+ENHANCERS: dict[str, EnhancerSpec] = {
+    spec.name: spec
+    for spec in (
+        EnhancerSpec(
+            "lanczos",
+            "video_enhancer.enhancers.lanczos",
+            "LanczosEnhancer",
+            classical=True,
+            description="Classical fallback: Lanczos resampling with mild unsharp masking (no AI model).",
+        ),
+        EnhancerSpec(
+            "stream-diffvsr",
+            "video_enhancer.enhancers.stream_diffvsr",
+            "StreamDiffVSREnhancer",
+            classical=False,
+            description="Stream-DiffVSR x4 diffusion video super-resolution.",
+        ),
+    )
+}
+
+
+def enhancer_names() -> list[str]:
+    return list(ENHANCERS)
+
+
+def get_enhancer_spec(name: str) -> EnhancerSpec:
+    try:
+        return ENHANCERS[name]
+    except KeyError:
+        raise UnknownEnhancerError(
+            f"Unknown enhancer {name!r}; choose one of {', '.join(ENHANCERS)}."
+        ) from None
+
+
+def get_enhancer(name: str, **kwargs: Any) -> Enhancer:
+    """Construct the enhancer called ``name``; ``kwargs`` go to its constructor."""
+    spec = get_enhancer_spec(name)
+    try:
+        module = importlib.import_module(spec.module)
+    except ImportError as exc:
+        raise EnhancerUnavailableError(
+            f"The {name!r} enhancer cannot be loaded on this machine.", detail=str(exc)
+        ) from exc
+    enhancer_class = getattr(module, spec.class_name)
+    enhancer: Enhancer = enhancer_class(**kwargs)
+    return enhancer

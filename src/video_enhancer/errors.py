@@ -1,0 +1,118 @@
+"""Business errors with a stable code and the HTTP status they map to.
+
+Hierarchy::
+
+    AppError
+    ├── BadRequest (400)            INVALID_INPUT, UNSUPPORTED_MEDIA_TYPE, UPLOAD_INCOMPLETE, ...
+    ├── Unauthorized (401)          NOT_AUTHENTICATED, INVALID_TOKEN, INVALID_CREDENTIALS
+    ├── Forbidden (403)             QUOTA_EXCEEDED, PLAN_LIMIT, FORBIDDEN
+    ├── NotFound (404)              NOT_FOUND (also for other users' resources)
+    ├── Conflict (409)              EMAIL_TAKEN, INVALID_STATE
+    ├── PayloadTooLarge (413)       UPLOAD_TOO_LARGE
+    ├── RateLimited (429)           RATE_LIMITED (carries retry_after seconds)
+    └── ServiceUnavailable (503)    STORAGE_UNAVAILABLE, DATABASE_UNAVAILABLE
+
+Services raise these, never `HTTPException`; one handler renders every error as
+``{"error": {"code": "...", "message": "..."}}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class AppError(Exception):
+    status_code: ClassVar[int] = 500
+    default_code: ClassVar[str] = "INTERNAL_ERROR"
+    default_message: ClassVar[str] = "An unexpected error occurred."
+
+    def __init__(self, message: str | None = None, *, code: str | None = None, **details: Any) -> None:
+        self.code = code or self.default_code
+        self.message = message or self.default_message
+        self.details = details
+        super().__init__(self.message)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+class BadRequest(AppError):
+    status_code = 400
+    default_code = "INVALID_INPUT"
+    default_message = "The request is not valid."
+
+
+class Unauthorized(AppError):
+    status_code = 401
+    default_code = "NOT_AUTHENTICATED"
+    default_message = "Authentication is required."
+
+
+class InvalidToken(Unauthorized):
+    default_code = "INVALID_TOKEN"
+    default_message = "The token is invalid or expired."
+
+
+class InvalidCredentials(Unauthorized):
+    default_code = "INVALID_CREDENTIALS"
+    default_message = "Email or password is incorrect."
+
+
+class Forbidden(AppError):
+    status_code = 403
+    default_code = "FORBIDDEN"
+    default_message = "You are not allowed to do this."
+
+
+class QuotaExceeded(Forbidden):
+    default_code = "QUOTA_EXCEEDED"
+    default_message = "Your plan's quota does not allow this."
+
+
+class PlanLimitExceeded(Forbidden):
+    default_code = "PLAN_LIMIT"
+    default_message = "Your plan does not allow this."
+
+
+class NotFound(AppError):
+    status_code = 404
+    default_code = "NOT_FOUND"
+    default_message = "The resource does not exist."
+
+
+class Conflict(AppError):
+    status_code = 409
+    default_code = "CONFLICT"
+    default_message = "The request conflicts with the current state."
+
+
+class InvalidState(Conflict):
+    default_code = "INVALID_STATE"
+    default_message = "The resource is not in a state that allows this."
+
+
+class PayloadTooLarge(AppError):
+    status_code = 413
+    default_code = "UPLOAD_TOO_LARGE"
+    default_message = "The upload is larger than allowed."
+
+
+class RateLimited(AppError):
+    status_code = 429
+    default_code = "RATE_LIMITED"
+    default_message = "Too many requests; try again later."
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ServiceUnavailable(AppError):
+    status_code = 503
+    default_code = "SERVICE_UNAVAILABLE"
+    default_message = "A backing service is unavailable; try again later."
+
+
+class StorageUnavailable(ServiceUnavailable):
+    default_code = "STORAGE_UNAVAILABLE"
+    default_message = "Storage is unavailable; try again later."

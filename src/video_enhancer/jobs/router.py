@@ -1,0 +1,49 @@
+"""/jobs: progress of one's own jobs, and canceling them."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from video_enhancer.api.deps import CurrentUser, SessionDep
+from video_enhancer.api.schemas import error_responses
+from video_enhancer.jobs import service
+from video_enhancer.jobs.schemas import JobOut, JobPage
+from video_enhancer.models import JobStatus
+
+router = APIRouter()
+
+
+@router.get(
+    "", response_model=JobPage, responses=error_responses(401), summary="List your jobs, newest first"
+)
+def list_jobs(
+    session: SessionDep,
+    user: CurrentUser,
+    status: JobStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> JobPage:
+    jobs, total = service.list_jobs(session, user, status, limit, offset)
+    return JobPage(
+        items=[JobOut.model_validate(job) for job in jobs], total=total, limit=limit, offset=offset
+    )
+
+
+@router.get(
+    "/{job_id}", response_model=JobOut, responses=error_responses(401, 404), summary="A job's progress"
+)
+def get_job(job_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> JobOut:
+    return JobOut.model_validate(service.get_job(session, user, job_id))
+
+
+@router.post(
+    "/{job_id}/cancel",
+    response_model=JobOut,
+    responses=error_responses(401, 404, 409),
+    summary="Cancel a job (a running job stops at its next checkpoint)",
+)
+def cancel_job(job_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> JobOut:
+    return JobOut.model_validate(service.cancel_job(session, user, job_id))

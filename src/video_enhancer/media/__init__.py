@@ -1,0 +1,48 @@
+"""Media library: probe, decode, enhance pipeline, encode, join, verify (no torch here)."""
+
+from video_enhancer.media.encode import EncoderSettings
+from video_enhancer.media.errors import (
+    DecodeFailed,
+    EncodeFailed,
+    EncoderUnavailable,
+    EnhancementFailed,
+    InvalidVideo,
+    MediaError,
+    OutputVerificationFailed,
+    PipelineStopped,
+    UnsupportedCodec,
+)
+from video_enhancer.media.pipeline import PipelineConfig, PipelineResult, Progress, run_pipeline
+from video_enhancer.media.probe import AudioTrack, MediaInfo, VideoTrack, probe
+from video_enhancer.media.segments import Checkpoint, FinishedSegment, LocalCheckpoint
+from video_enhancer.media.sizing import SizePlan, output_size, plan_sizes
+from video_enhancer.media.verify import VerifiedOutput, verify_output
+
+__all__ = [
+    "AudioTrack",
+    "Checkpoint",
+    "DecodeFailed",
+    "EncodeFailed",
+    "EncoderSettings",
+    "EncoderUnavailable",
+    "EnhancementFailed",
+    "FinishedSegment",
+    "InvalidVideo",
+    "LocalCheckpoint",
+    "MediaError",
+    "MediaInfo",
+    "OutputVerificationFailed",
+    "PipelineConfig",
+    "PipelineResult",
+    "PipelineStopped",
+    "Progress",
+    "SizePlan",
+    "UnsupportedCodec",
+    "VerifiedOutput",
+    "VideoTrack",
+    "output_size",
+    "plan_sizes",
+    "probe",
+    "run_pipeline",
+    "verify_output",
+]

@@ -1,0 +1,85 @@
+"""``video-enhancer enhance INPUT -o OUTPUT``: the pipeline on a local file, with a progress bar."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, TextIO
+
+from video_enhancer.enhancers.registry import enhancer_names, get_enhancer_spec
+from video_enhancer.errors import AppError
+from video_enhancer.media.errors import MediaError
+from video_enhancer.media.local import enhance_file
+from video_enhancer.media.pipeline import Progress
+
+BAR_WIDTH = 30
+
+
+def add_enhance_parser(subparsers: Any) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "enhance", help="Enhance a local video file (no server needed)."
+    )
+    parser.add_argument("input", help="video to enhance")
+    parser.add_argument("-o", "--output", required=True, help="where to write the enhanced MP4")
+    parser.add_argument("--model", choices=enhancer_names(), default="lanczos")
+    parser.add_argument("--scale", type=float, default=4.0, help="upscaling factor cap (default 4)")
+    parser.add_argument("--max-height", type=int, default=1080, help="output height limit (default 1080)")
+    parser.add_argument("--crf", type=int, default=18)
+    parser.add_argument("--preset", default="slow")
+    parser.add_argument("--encoder", default="libx264", help="libx264 or h264_nvenc")
+    parser.add_argument("--segment-seconds", type=float, default=4.0)
+    parser.add_argument("--checkpoint-dir", help="keep finished segments here; a rerun resumes from them")
+    parser.set_defaults(handler=enhance_command)
+    return parser
+
+
+def enhance_command(args: argparse.Namespace) -> int:
+    """Run the enhance command; returns the process exit status."""
+    bar = ProgressBar(sys.stderr)
+    try:
+        result = enhance_file(
+            args.input,
+            args.output,
+            model=args.model,
+            max_height=args.max_height,
+            scale=args.scale,
+            crf=args.crf,
+            preset=args.preset,
+            encoder=args.encoder,
+            segment_seconds=args.segment_seconds,
+            checkpoint_dir=args.checkpoint_dir,
+            progress=bar.update,
+        )
+    except (MediaError, AppError) as exc:
+        bar.finish()
+        print(f"error: {exc.code}: {exc}", file=sys.stderr)
+        return 1
+    bar.finish()
+    width, height = result.pipeline.sizes.output
+    label = " (classical fallback)" if get_enhancer_spec(args.model).classical else ""
+    print(
+        f"{args.output}: {width}x{height}, {result.pipeline.frames} frames, "
+        f"enhancer {result.pipeline.enhancer}{label}"
+    )
+    return 0
+
+
+class ProgressBar:
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._shown = False
+
+    def update(self, progress: Progress) -> None:
+        filled = int(BAR_WIDTH * progress.percent / 100)
+        eta = f"{progress.eta_s:.0f}s" if progress.eta_s is not None else "?"
+        self._stream.write(
+            f"\r{progress.stage:<10} [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {progress.percent:5.1f}% "
+            f"{progress.frames_done}/{progress.frames_total} frames {progress.fps:.1f} fps eta {eta} "
+        )
+        self._stream.flush()
+        self._shown = True
+
+    def finish(self) -> None:
+        if self._shown:
+            self._stream.write("\n")
+            self._stream.flush()

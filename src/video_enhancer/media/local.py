@@ -1,0 +1,56 @@
+"""Enhance a local file end to end: probe, enhance, verify. The core of ``video-enhancer enhance``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from video_enhancer.enhancers.registry import get_enhancer
+from video_enhancer.media.encode import EncoderSettings
+from video_enhancer.media.pipeline import PipelineConfig, PipelineResult, ProgressCallback, run_pipeline
+from video_enhancer.media.probe import MediaInfo, probe
+from video_enhancer.media.segments import LocalCheckpoint
+from video_enhancer.media.verify import VerifiedOutput, verify_output
+
+
+@dataclass(frozen=True)
+class EnhanceResult:
+    source: MediaInfo
+    pipeline: PipelineResult
+    verified: VerifiedOutput
+
+
+def enhance_file(
+    input_path: str | os.PathLike[str],
+    output_path: str | os.PathLike[str],
+    *,
+    model: str = "lanczos",
+    max_height: int = 1080,
+    scale: float = 4.0,
+    crf: int = 18,
+    preset: str = "slow",
+    encoder: str = "libx264",
+    segment_seconds: float = 4.0,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    enhancer_options: dict[str, Any] | None = None,
+    progress: ProgressCallback | None = None,
+) -> EnhanceResult:
+    """Enhance ``input_path`` into ``output_path``; with ``checkpoint_dir`` a rerun resumes."""
+    source = probe(input_path)
+    enhancer = get_enhancer(model, **(enhancer_options or {}))
+    config = PipelineConfig(
+        max_height=max_height,
+        scale=scale,
+        segment_seconds=segment_seconds,
+        encoder=EncoderSettings(codec=encoder, preset=preset, crf=crf),
+    )
+    checkpoint = LocalCheckpoint(Path(checkpoint_dir)) if checkpoint_dir is not None else None
+    result = run_pipeline(
+        source, Path(output_path), enhancer, config, checkpoint=checkpoint, progress=progress
+    )
+    verified = verify_output(source, output_path, result.sizes.output)
+    if checkpoint is not None:
+        checkpoint.clear()  # the output is verified; the pieces are no longer needed
+    return EnhanceResult(source, result, verified)

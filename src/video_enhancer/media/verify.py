@@ -1,0 +1,64 @@
+"""Prove an output is right before anyone is charged for it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import cast
+
+import av
+
+from video_enhancer.enhancers.base import Size
+from video_enhancer.media.errors import InvalidVideo, OutputVerificationFailed, UnsupportedCodec
+from video_enhancer.media.probe import MediaInfo, probe, stream_at
+
+
+@dataclass(frozen=True)
+class VerifiedOutput:
+    info: MediaInfo
+    decoded_frames: int
+
+
+def verify_output(source: MediaInfo, output: str | os.PathLike[str], expected_size: Size) -> VerifiedOutput:
+    """Raise OutputVerificationFailed unless ``output`` matches ``source`` and the size policy."""
+    try:
+        result = probe(output)
+    except (InvalidVideo, UnsupportedCodec) as exc:
+        raise OutputVerificationFailed("The enhanced video is not readable.", detail=str(exc)) from exc
+    problems = _compare(source, result, expected_size)
+    decoded = _decode_all(result)
+    if decoded != result.video.frame_count:
+        problems.append(f"decoded {decoded} frames, the file lists {result.video.frame_count}")
+    if problems:
+        raise OutputVerificationFailed(detail="; ".join(problems))
+    return VerifiedOutput(result, decoded)
+
+
+def _compare(source: MediaInfo, output: MediaInfo, expected_size: Size) -> list[str]:
+    problems = []
+    frame = 1 / float(source.video.frame_rate) if source.video.frame_rate else 0.0
+    if abs(output.duration_s - source.duration_s) > frame + 1e-6:
+        problems.append(f"duration {output.duration_s:.3f}s, input {source.duration_s:.3f}s")
+    if output.video.frame_count != source.video.frame_count:
+        problems.append(f"{output.video.frame_count} frames, input {source.video.frame_count}")
+    if output.has_audio != source.has_audio:
+        problems.append(f"audio present: {output.has_audio}, in input: {source.has_audio}")
+    if (output.video.width, output.video.height) != tuple(expected_size):
+        problems.append(f"size {output.video.width}x{output.video.height}, expected {expected_size}")
+    return problems
+
+
+def _decode_all(info: MediaInfo) -> int:
+    """Decode every frame; FFmpeg errors here mean a player would fail too."""
+    count = 0
+    try:
+        with av.open(str(info.path)) as container:
+            stream = cast(av.VideoStream, stream_at(container, info.video.index))
+            stream.thread_type = "AUTO"
+            for _ in container.decode(stream):
+                count += 1
+    except (av.FFmpegError, ValueError) as exc:
+        raise OutputVerificationFailed(
+            "The enhanced video does not decode to the end.", detail=str(exc)
+        ) from exc
+    return count

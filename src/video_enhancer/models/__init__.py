@@ -1,0 +1,28 @@
+"""ORM models, one file per table."""
+
+from video_enhancer.models.base import Base, utcnow
+from video_enhancer.models.enums import ACTIVE_STATUSES, TERMINAL_STATUSES, JobStage, JobStatus, Plan
+from video_enhancer.models.job import Job
+from video_enhancer.models.login_attempt import LoginAttempt
+from video_enhancer.models.outbox import OutboxMessage
+from video_enhancer.models.refresh_token import RefreshToken
+from video_enhancer.models.usage import UsageEntry
+from video_enhancer.models.user import User
+from video_enhancer.models.video import Video
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "TERMINAL_STATUSES",
+    "Base",
+    "Job",
+    "JobStage",
+    "JobStatus",
+    "LoginAttempt",
+    "OutboxMessage",
+    "Plan",
+    "RefreshToken",
+    "UsageEntry",
+    "User",
+    "Video",
+    "utcnow",
+]

@@ -1,0 +1,50 @@
+"""HTTP routes: /users/me."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from video_enhancer.api.deps import CurrentUser, SessionDep
+from video_enhancer.api.schemas import error_responses
+from video_enhancer.users.schemas import MeResponse, PlanLimitsOut, UsageOut
+from video_enhancer.users.service import AccountOverview, account_overview
+
+router = APIRouter()
+
+
+@router.get(
+    "/me",
+    response_model=MeResponse,
+    responses=error_responses(401),
+    summary="The signed-in user: plan, limits and usage in the current 30-day cycle",
+)
+def read_me(user: CurrentUser, session: SessionDep) -> MeResponse:
+    return _me_response(account_overview(session, user))
+
+
+def _me_response(overview: AccountOverview) -> MeResponse:
+    user, limits, usage = overview.user, overview.limits, overview.usage
+    return MeResponse(
+        id=user.id,
+        email=user.email,
+        plan=user.plan,
+        created_at=user.created_at,
+        limits=PlanLimitsOut(
+            lifetime_videos=limits.lifetime_videos,
+            max_duration_seconds=limits.max_duration_seconds,
+            minutes_per_cycle=limits.minutes_per_cycle,
+            max_output_height=limits.max_output_height,
+            priority=limits.queue_priority,
+            priority_name=limits.priority_name,
+            max_upload_bytes=limits.max_upload_bytes,
+        ),
+        usage=UsageOut(
+            cycle_start=usage.cycle_start,
+            cycle_end=usage.cycle_end,
+            minutes_used=usage.minutes_used,
+            minutes_held=usage.minutes_held,
+            minutes_remaining=usage.minutes_remaining,
+        ),
+        videos_created=user.videos_created,
+        videos_remaining=overview.videos_remaining,
+    )

@@ -1,0 +1,47 @@
+"""Response bodies of the /users routes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from video_enhancer.models import Plan
+
+
+class PlanLimitsOut(BaseModel):
+    lifetime_videos: int | None = Field(
+        description="Videos allowed in the account's lifetime; null: unlimited."
+    )
+    max_duration_seconds: int = Field(description="Longest video accepted, in seconds.")
+    minutes_per_cycle: int | None = Field(
+        description="Minutes included per 30-day cycle; null: not metered by minutes (FREE)."
+    )
+    max_output_height: int = Field(description="Height in pixels of the largest output.")
+    priority: int = Field(description="Queue priority; higher is served first.")
+    priority_name: str = Field(description="Queue priority as shown to people: standard, high, highest.")
+    max_upload_bytes: int = Field(description="Largest upload accepted, in bytes.")
+
+
+class UsageOut(BaseModel):
+    cycle_start: datetime = Field(description="Start of the current 30-day billing cycle (UTC).")
+    cycle_end: datetime = Field(description="End of the current cycle; usage resets then.")
+    minutes_used: int = Field(description="Minutes charged in the current cycle.")
+    minutes_held: int = Field(description="Minutes reserved by videos uploading, queued or processing.")
+    minutes_remaining: int | None = Field(
+        description="Included minus used minus held, never below 0; null when the plan has no minutes."
+    )
+
+
+class MeResponse(BaseModel):
+    id: uuid.UUID
+    email: str
+    plan: Plan
+    created_at: datetime
+    limits: PlanLimitsOut
+    usage: UsageOut
+    videos_created: int = Field(
+        description="Videos ever created by this account (deleting one does not lower it)."
+    )
+    videos_remaining: int | None = Field(description="Videos the plan still allows; null: unlimited.")

@@ -1,0 +1,107 @@
+"""/videos: request an upload, complete it (external storage), read, list and delete videos."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from video_enhancer.api.deps import CurrentUser, SessionDep, SettingsDep, StorageDep
+from video_enhancer.api.schemas import error_responses
+from video_enhancer.jobs.schemas import JobOut
+from video_enhancer.videos import service
+from video_enhancer.videos.schemas import UploadRequest, UploadTicket, VideoDetail, VideoOut, VideoPage
+
+router = APIRouter()
+
+
+def _video_out(view: service.VideoView) -> VideoOut:
+    latest = view.jobs[0].status if view.jobs else None
+    return VideoOut.model_validate({**_columns(view), "status": latest})
+
+
+def _columns(view: service.VideoView) -> dict[str, object]:
+    return {name: getattr(view.video, name) for name in VideoOut.model_fields if name != "status"}
+
+
+def _video_detail(view: service.VideoView) -> VideoDetail:
+    return VideoDetail.model_validate(
+        {
+            **_video_out(view).model_dump(),
+            "jobs": [JobOut.model_validate(job) for job in view.jobs],
+            "download_url": view.download.url if view.download else None,
+            "download_expires_at": view.download.expires_at if view.download else None,
+        }
+    )
+
+
+@router.post(
+    "/upload",
+    status_code=201,
+    response_model=UploadTicket,
+    responses=error_responses(400, 401, 403, 413),
+    summary="Request a signed upload URL (checks the plan and places a quota hold)",
+)
+def request_upload(
+    body: UploadRequest, session: SessionDep, settings: SettingsDep, storage: StorageDep, user: CurrentUser
+) -> UploadTicket:
+    grant = service.create_upload(session, user.id, body, storage, settings)
+    return UploadTicket(
+        upload_url=grant.upload.url,
+        upload_headers=grant.upload.headers,
+        upload_expires_at=grant.upload.expires_at,
+        video_id=grant.video.id,
+        job_id=grant.job.id,
+    )
+
+
+@router.post(
+    "/{video_id}/complete",
+    response_model=JobOut,
+    responses=error_responses(400, 401, 404, 409),
+    summary="Confirm an upload made to external storage; queues the job (idempotent)",
+)
+def complete_upload(
+    video_id: uuid.UUID, session: SessionDep, settings: SettingsDep, storage: StorageDep, user: CurrentUser
+) -> JobOut:
+    return JobOut.model_validate(service.complete_upload(session, user, video_id, storage, settings))
+
+
+@router.get(
+    "", response_model=VideoPage, responses=error_responses(401), summary="List your videos, newest first"
+)
+def list_videos(
+    session: SessionDep,
+    user: CurrentUser,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> VideoPage:
+    views, total = service.list_videos(session, user, limit, offset)
+    return VideoPage(items=[_video_out(view) for view in views], total=total, limit=limit, offset=offset)
+
+
+@router.get(
+    "/{video_id}",
+    response_model=VideoDetail,
+    responses=error_responses(401, 404),
+    summary="A video, its jobs, and a download URL once the enhanced video exists",
+)
+def get_video(
+    video_id: uuid.UUID, session: SessionDep, settings: SettingsDep, storage: StorageDep, user: CurrentUser
+) -> VideoDetail:
+    return _video_detail(service.get_video(session, user, video_id, storage, settings))
+
+
+@router.delete(
+    "/{video_id}",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(401, 404),
+    summary="Delete a video: cancels its active job and removes its stored files",
+)
+def delete_video(
+    video_id: uuid.UUID, session: SessionDep, storage: StorageDep, user: CurrentUser
+) -> Response:
+    service.delete_video(session, user, video_id, storage)
+    return Response(status_code=204)

@@ -1,0 +1,65 @@
+"""Request and response bodies of the /videos routes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from video_enhancer.jobs.schemas import CamelModel, JobOut
+from video_enhancer.models import JobStatus
+
+MAX_SIZE_BYTES = 1 << 50  # far above any plan: the plan check answers 413, not a 422
+
+
+class UploadRequest(CamelModel):
+    filename: str = Field(min_length=1, max_length=255, description="The file's name on the phone.")
+    content_type: str = Field(
+        min_length=1,
+        max_length=100,
+        description="video/mp4, video/quicktime, video/x-matroska, video/webm, ...",
+    )
+    size_bytes: int = Field(gt=0, le=MAX_SIZE_BYTES, description="Exact size of the file to upload.")
+    duration_seconds: float = Field(
+        gt=0, le=86_400, allow_inf_nan=False, description="Duration as measured by the app."
+    )
+
+
+class UploadTicket(CamelModel):
+    upload_url: str = Field(description="Signed URL; PUT the file's bytes to it before it expires.")
+    upload_method: Literal["PUT"] = "PUT"
+    upload_headers: dict[str, str] = Field(description="Headers the upload request must carry.")
+    upload_expires_at: datetime
+    video_id: uuid.UUID
+    job_id: uuid.UUID
+
+
+class VideoOut(CamelModel):
+    id: uuid.UUID
+    original_filename: str
+    content_type: str
+    size_bytes: int
+    claimed_duration_seconds: float = Field(description="Duration the app declared.")
+    duration_seconds: float | None = Field(description="Duration measured by the worker.")
+    resolution: str | None
+    output_resolution: str | None
+    output_size_bytes: int | None
+    status: JobStatus | None = Field(description="Status of the video's latest job.")
+    upload_expires_at: datetime | None
+    uploaded_at: datetime | None
+    created_at: datetime
+
+
+class VideoDetail(VideoOut):
+    jobs: list[JobOut] = Field(description="The video's jobs, newest first.")
+    download_url: str | None = Field(description="Signed URL of the enhanced video, once it exists.")
+    download_expires_at: datetime | None
+
+
+class VideoPage(CamelModel):
+    items: list[VideoOut]
+    total: int = Field(description="Your videos across all pages.")
+    limit: int
+    offset: int

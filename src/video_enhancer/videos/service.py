@@ -1,0 +1,304 @@
+"""Videos: requesting an upload under the plan's limits, completing it, reading and deleting.
+
+An upload request locks the user row, checks the plan, and writes the video, its job and the
+job's quota hold (`minutes_held` of an active job) in the caller's transaction, so concurrent
+requests cannot oversubscribe a quota. The job is queued only once its bytes are in storage.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import PurePosixPath
+
+from sqlalchemy.orm import Session
+
+from video_enhancer.billing.plans import PlanLimits, limits_for
+from video_enhancer.billing.service import minutes_for_duration, usage_for
+from video_enhancer.config import Settings
+from video_enhancer.errors import InvalidState, PayloadTooLarge, QuotaExceeded
+from video_enhancer.jobs.repository import jobs_for_videos
+from video_enhancer.logging import request_id_var
+from video_enhancer.models import ACTIVE_STATUSES, Job, JobStatus, User, Video, utcnow
+from video_enhancer.observability.metrics import QUOTA_REJECTIONS
+from video_enhancer.queue.service import enqueue_job, request_cancel
+from video_enhancer.storage.base import SignedUrl, Storage
+from video_enhancer.videos import repository
+from video_enhancer.videos.errors import (
+    DurationExceeded,
+    SizeMismatch,
+    UnsupportedMediaType,
+    UploadIncomplete,
+    VideoNotFound,
+)
+from video_enhancer.videos.schemas import UploadRequest
+
+# The containers the worker's decoder reads; the extension keeps the raw object recognisable.
+VIDEO_EXTENSIONS: dict[str, str] = {
+    "video/mp4": ".mp4",
+    "video/quicktime": ".mov",
+    "video/x-matroska": ".mkv",
+    "video/webm": ".webm",
+    "video/x-m4v": ".m4v",
+    "video/3gpp": ".3gp",
+}
+_RAW_KEY = re.compile(r"users/([0-9a-f-]{36})/videos/([0-9a-f-]{36})/source(\.[a-z0-9]+)?")
+_EXPIRE_BATCH = 500
+
+
+def raw_key(user_id: uuid.UUID, video_id: uuid.UUID, extension: str) -> str:
+    return f"users/{user_id}/videos/{video_id}/source{extension}"
+
+
+def segments_prefix(job_id: uuid.UUID) -> str:
+    return f"jobs/{job_id}/"
+
+
+# Requesting an upload
+
+
+@dataclass(frozen=True, slots=True)
+class UploadGrant:
+    video: Video
+    job: Job
+    upload: SignedUrl
+
+
+def create_upload(
+    session: Session, user_id: uuid.UUID, request: UploadRequest, storage: Storage, settings: Settings
+) -> UploadGrant:
+    content_type = request.content_type.split(";")[0].strip().lower()
+    extension = VIDEO_EXTENSIONS.get(content_type)
+    if extension is None:
+        raise UnsupportedMediaType(
+            f"{content_type!r} is not supported; send one of {sorted(VIDEO_EXTENSIONS)}."
+        )
+    user = repository.lock_user(session, user_id)
+    limits = limits_for(user.plan)
+    minutes = minutes_for_duration(request.duration_seconds)
+    _check_plan(session, user, limits, request, minutes)
+
+    video_id = uuid.uuid4()
+    key = raw_key(user.id, video_id, extension)
+    video = Video(
+        id=video_id,
+        user_id=user.id,
+        original_filename=_clean_filename(request.filename),
+        content_type=content_type,
+        size_bytes=request.size_bytes,
+        claimed_duration_seconds=request.duration_seconds,
+        storage_path=key,
+        upload_expires_at=utcnow() + timedelta(seconds=settings.upload_expiry_seconds),
+    )
+    session.add(video)
+    session.flush()  # the job references the video, and no ORM relationship orders the inserts
+    job = _new_job(user, video_id, limits, minutes, settings)
+    user.videos_created += 1
+    session.add(job)
+    session.flush()
+    upload = storage.signed_upload_url(
+        "raw",
+        key,
+        content_type=content_type,
+        size_bytes=request.size_bytes,
+        ttl_seconds=min(settings.upload_url_ttl_seconds, settings.upload_expiry_seconds),
+    )
+    return UploadGrant(video=video, job=job, upload=upload)
+
+
+def _check_plan(
+    session: Session, user: User, limits: PlanLimits, request: UploadRequest, minutes: int
+) -> None:
+    if limits.lifetime_videos is not None and user.videos_created >= limits.lifetime_videos:
+        _reject(
+            user,
+            "lifetime_videos",
+            QuotaExceeded(f"The {user.plan} plan includes {limits.lifetime_videos} video(s)."),
+        )
+    if request.duration_seconds > limits.max_duration_seconds:
+        _reject(
+            user,
+            "duration",
+            DurationExceeded(
+                f"The {user.plan} plan allows videos up to {limits.max_duration_seconds} seconds."
+            ),
+        )
+    remaining = usage_for(session, user).minutes_remaining
+    if remaining is not None and minutes > remaining:
+        _reject(user, "minutes", QuotaExceeded(f"This video needs {minutes} minute(s); {remaining} remain."))
+    if request.size_bytes > limits.max_upload_bytes:
+        _reject(
+            user,
+            "upload_size",
+            PayloadTooLarge(f"The {user.plan} plan allows uploads up to {limits.max_upload_bytes} bytes."),
+        )
+
+
+def _reject(user: User, reason: str, error: Exception) -> None:
+    QUOTA_REJECTIONS.labels(plan=str(user.plan), reason=reason).inc()
+    raise error
+
+
+def _new_job(user: User, video_id: uuid.UUID, limits: PlanLimits, minutes: int, settings: Settings) -> Job:
+    return Job(
+        id=uuid.uuid4(),
+        user_id=user.id,
+        video_id=video_id,
+        status=JobStatus.AWAITING_UPLOAD,
+        priority=limits.queue_priority,
+        minutes_held=minutes,
+        max_duration_seconds=limits.max_duration_seconds,
+        max_output_height=limits.max_output_height,
+        max_attempts=settings.job_max_attempts,
+        request_id=request_id_var.get(),
+    )
+
+
+def _clean_filename(filename: str) -> str:
+    # Keep only the last path segment and printable characters: the name is shown back and
+    # used in a Content-Disposition header.
+    name = PurePosixPath(filename.replace("\\", "/")).name
+    return "".join(ch for ch in name if ch.isprintable())[:255] or "video"
+
+
+# Completing an upload
+
+
+def video_id_from_raw_key(key: str) -> uuid.UUID | None:
+    match = _RAW_KEY.fullmatch(key)
+    return uuid.UUID(match.group(2)) if match else None
+
+
+def ensure_upload_expected(session: Session, key: str) -> Video:
+    """The live video a raw key belongs to, when its job still waits for bytes (job row locked)."""
+    video_id = video_id_from_raw_key(key)
+    video = repository.get_live_video(session, video_id) if video_id else None
+    if video is None or video.storage_path != key:
+        raise VideoNotFound("No upload is expected under this key.")
+    job = repository.latest_job(session, video.id, lock=True)
+    if job is None or job.status not in (JobStatus.AWAITING_UPLOAD, JobStatus.UPLOADED):
+        raise InvalidState("This video is not waiting for an upload.")
+    return video
+
+
+def mark_upload_complete(session: Session, video: Video, storage: Storage, settings: Settings) -> Job:
+    """Queue the video's job once its bytes are in storage at the declared size (idempotent)."""
+    job = repository.latest_job(session, video.id, lock=True)
+    if job is None:
+        raise VideoNotFound()
+    if job.status in (JobStatus.QUEUED, JobStatus.PROCESSING, JobStatus.COMPLETED):
+        return job
+    if job.status not in (JobStatus.AWAITING_UPLOAD, JobStatus.UPLOADED):
+        raise InvalidState(f"The video's job is {job.status}.")
+    size = storage.size("raw", video.storage_path)
+    if size is None:
+        raise UploadIncomplete()
+    if size != video.size_bytes:
+        raise SizeMismatch(f"Storage holds {size} bytes; {video.size_bytes} were declared.")
+    video.uploaded_at = video.uploaded_at or utcnow()
+    job.status = JobStatus.UPLOADED
+    enqueue_job(session, job, settings)
+    return job
+
+
+def complete_upload(
+    session: Session, user: User, video_id: uuid.UUID, storage: Storage, settings: Settings
+) -> Job:
+    video = repository.get_owned_video(session, user.id, video_id)
+    if video is None:
+        raise VideoNotFound()
+    return mark_upload_complete(session, video, storage, settings)
+
+
+def expire_stale_uploads(
+    session: Session, settings: Settings, now: datetime, storage: Storage | None = None
+) -> int:
+    """Cancel jobs whose upload never finished by its deadline; returns how many.
+
+    Their holds are released (the jobs leave the active statuses) and any partial object is
+    deleted. Called periodically by the worker process.
+    """
+    if storage is None:
+        from video_enhancer.storage.factory import make_storage
+
+        storage = make_storage(settings)
+    jobs = repository.expired_upload_jobs(session, now, _EXPIRE_BATCH)
+    for job in jobs:
+        job.status = JobStatus.CANCELED
+        job.error_code = "UPLOAD_EXPIRED"
+        job.error_message = "The upload was not finished before its deadline."
+        job.minutes_held = 0
+        job.completed_at = now
+        video = session.get(Video, job.video_id)
+        if video is not None:
+            storage.delete("raw", video.storage_path)
+    session.flush()
+    _remove_stale_partials(storage, settings, now)
+    return len(jobs)
+
+
+def _remove_stale_partials(storage: Storage, settings: Settings, now: datetime) -> None:
+    # Temporary files of local uploads cut off mid-stream (e.g. the API restarted): anything
+    # untouched for as long as an upload may take is abandoned.
+    from video_enhancer.storage.local import LocalStorage
+
+    if isinstance(storage, LocalStorage):
+        storage.remove_stale_partials(timedelta(seconds=settings.upload_expiry_seconds), now)
+
+
+# Reading and deleting
+
+
+@dataclass(frozen=True, slots=True)
+class VideoView:
+    video: Video
+    jobs: list[Job]
+    download: SignedUrl | None = None
+
+
+def get_video(
+    session: Session, user: User, video_id: uuid.UUID, storage: Storage, settings: Settings
+) -> VideoView:
+    video = repository.get_owned_video(session, user.id, video_id)
+    if video is None:
+        raise VideoNotFound()
+    jobs = jobs_for_videos(session, [video.id])[video.id]
+    download = None
+    if video.output_storage_path:
+        download = storage.signed_download_url(
+            "enhanced",
+            video.output_storage_path,
+            ttl_seconds=settings.download_url_ttl_seconds,
+            filename=f"{PurePosixPath(video.original_filename).stem}-enhanced.mp4",
+        )
+    return VideoView(video=video, jobs=jobs, download=download)
+
+
+def list_videos(session: Session, user: User, limit: int, offset: int) -> tuple[list[VideoView], int]:
+    videos: Sequence[Video] = repository.list_owned_videos(session, user.id, limit, offset)
+    jobs = jobs_for_videos(session, [video.id for video in videos])
+    views = [VideoView(video=video, jobs=jobs[video.id]) for video in videos]
+    return views, repository.count_owned_videos(session, user.id)
+
+
+def delete_video(session: Session, user: User, video_id: uuid.UUID, storage: Storage) -> None:
+    """Cancel the active job, soft-delete the row (the usage ledger keeps its jobs) and remove
+    every stored object; storage deletes are idempotent, so a failed request can be retried."""
+    video = repository.get_owned_video(session, user.id, video_id)
+    if video is None:
+        raise VideoNotFound()
+    jobs = jobs_for_videos(session, [video.id])[video.id]
+    for job in jobs:
+        if job.status in ACTIVE_STATUSES:
+            request_cancel(session, job)
+    video.deleted_at = utcnow()
+    session.flush()
+    storage.delete("raw", video.storage_path)
+    if video.output_storage_path:
+        storage.delete("enhanced", video.output_storage_path)
+    for job in jobs:
+        storage.delete_prefix("raw", segments_prefix(job.id))
+        storage.delete_prefix("enhanced", segments_prefix(job.id))

@@ -1,0 +1,238 @@
+"""`video-enhancer worker`: the long-running worker process.
+
+One process loads the enhancer once and runs `concurrency` job loops (threads; one job at a time
+per GPU), plus:
+
+* a lease heartbeat per running job (inside `JobRunner.run`);
+* a maintenance thread: stalled-job recovery (`requeue_expired_leases`) and expiry of uploads
+  never finished (`videos.service.expire_stale_uploads`);
+* the metrics/health HTTP port (`observability.worker_http`), ready once the model is loaded.
+
+SIGTERM/SIGINT set the stop event: idle loops exit at once, a running job finishes its current
+segment and is handed back to the queue (QUEUED, lease cleared, attempt not counted), then the
+process exits 0. Idle loops wake on PostgreSQL NOTIFY, or poll every `VE_QUEUE_POLL_SECONDS`.
+
+With `VE_QUEUE=pubsub` the claim loops are replaced by the Pub/Sub consumer
+(`queue.pubsub_worker.run_pubsub_worker`), which claims by id and runs the same `JobRunner`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+
+from sqlalchemy import Engine
+
+from video_enhancer.config import Settings, get_settings
+from video_enhancer.db import make_engine, make_session_factory, session_scope
+from video_enhancer.enhancers.base import Enhancer
+from video_enhancer.enhancers.registry import get_enhancer
+from video_enhancer.logging import configure_logging
+from video_enhancer.models import utcnow
+from video_enhancer.observability.metrics import WORKER_BUSY, WORKER_READY
+from video_enhancer.queue.database import claim_next_job, requeue_expired_leases
+from video_enhancer.queue.wakeup import make_wakeup
+from video_enhancer.storage.base import Storage
+from video_enhancer.storage.factory import make_storage
+from video_enhancer.worker.runner import JobRunner
+
+logger = logging.getLogger(__name__)
+
+# A database outage must not spin the loop; wait this long before trying again.
+ERROR_BACKOFF_SECONDS = 5.0
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def enhancer_options(settings: Settings) -> dict[str, Any]:
+    """Constructor arguments for the configured enhancer (lanczos takes none)."""
+    if settings.resolved_enhancer != "stream-diffvsr":
+        return {}
+    return {
+        "model_path": settings.model_path,
+        "model_id": settings.model_id,
+        "flow_weights": settings.flow_weights,
+        "device": settings.model_device,
+        "dtype": settings.model_dtype,
+    }
+
+
+def load_enhancer(settings: Settings) -> Enhancer:
+    return get_enhancer(settings.resolved_enhancer, **enhancer_options(settings))
+
+
+def maintenance_interval(settings: Settings) -> float:
+    """Often enough that an expired lease is noticed within about half a lease."""
+    return max(0.5, min(30.0, settings.job_lease_seconds / 2))
+
+
+@dataclass
+class WorkerProcess:
+    """The worker's threads around one loaded enhancer; `run()` blocks until `stop()`."""
+
+    settings: Settings
+    concurrency: int = 1
+    engine: Engine | None = None
+    storage: Storage | None = None
+    enhancer: Enhancer | None = None
+    worker_id: str = field(default_factory=default_worker_id)
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    ready: bool = False
+    jobs_run: int = 0
+    http_server: Any = field(default=None, init=False)
+    exit_status: int = field(default=0, init=False)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def run(self) -> int:
+        engine = self.engine or make_engine(self.settings.database_url, pool_size=self.concurrency + 2)
+        session_factory = make_session_factory(engine)
+        storage = self.storage or make_storage(self.settings)
+        http = self.http_server = self._start_http_server()
+        try:
+            enhancer = self.enhancer or load_enhancer(self.settings)
+            runner = JobRunner(self.settings, session_factory, storage, enhancer, shutdown=self.stop_event)
+            self._set_ready(True)
+            logger.info(
+                "worker ready",
+                extra={"worker": self.worker_id, "enhancer": enhancer.name, "concurrency": self.concurrency},
+            )
+            threads = self._start_consumers(runner, session_factory, storage)
+            threads.append(self._thread("maintenance", self._maintenance_loop, session_factory, storage))
+            for thread in threads:
+                thread.join()
+        finally:
+            self._set_ready(False)
+            if http is not None:
+                http.stop()
+            if self.engine is None:
+                engine.dispose()
+        logger.info("worker stopped", extra={"worker": self.worker_id, "jobs_run": self.jobs_run})
+        return self.exit_status
+
+    def _start_consumers(
+        self, runner: JobRunner, session_factory: Any, storage: Storage
+    ) -> list[threading.Thread]:
+        """Database queue: `concurrency` claim loops. Pub/Sub: the cloud transport's consumer."""
+        if self.settings.queue == "pubsub":
+            return [self._thread("pubsub", self._pubsub_loop, runner, session_factory, storage)]
+        return [
+            self._thread(f"job-loop-{n}", self._job_loop, runner, f"{self.worker_id}/{n}")
+            for n in range(self.concurrency)
+        ]
+
+    def _pubsub_loop(self, runner: JobRunner, session_factory: Any, storage: Storage) -> None:
+        from video_enhancer.queue.pubsub_worker import run_pubsub_worker
+
+        settings = self.settings.model_copy(
+            update={"worker_concurrency": self.concurrency, "worker_id": self.worker_id}
+        )
+        try:
+            run_pubsub_worker(
+                settings,
+                lambda: runner,
+                stop=self.stop_event,
+                storage=storage,
+                session_factory=session_factory,
+            )
+        except Exception:
+            logger.exception("the Pub/Sub consumer stopped with an error")
+            self.exit_status = 1
+        finally:
+            self.stop_event.set()  # no consumer, no worker: let the orchestrator restart the process
+
+    def _thread(self, name: str, target: Any, *args: Any) -> threading.Thread:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        thread.start()
+        return thread
+
+    def _set_ready(self, ready: bool) -> None:
+        self.ready = ready
+        WORKER_READY.set(1 if ready else 0)
+
+    def _start_http_server(self) -> Any:
+        if self.settings.worker_metrics_port < 0:  # a negative port turns the server off
+            return None
+        from video_enhancer.observability.worker_http import start_worker_http_server
+
+        return start_worker_http_server(self.settings.worker_metrics_port, lambda: self.ready)
+
+    def _job_loop(self, runner: JobRunner, lease_owner: str) -> None:
+        wakeup = make_wakeup(self.settings.database_url, self.stop_event)
+        try:
+            while not self.stop_event.is_set():
+                if not self._run_one(runner, lease_owner):
+                    wakeup.wait(self.settings.queue_poll_seconds)
+        finally:
+            wakeup.close()
+
+    def _run_one(self, runner: JobRunner, lease_owner: str) -> bool:
+        """Claim and run one job; False when there was none to claim."""
+        try:
+            claimed = claim_next_job(runner.session_factory, lease_owner, self.settings.job_lease_seconds)
+        except Exception:
+            logger.exception("claiming a job failed")
+            self.stop_event.wait(ERROR_BACKOFF_SECONDS)
+            return True
+        if claimed is None:
+            return False
+        WORKER_BUSY.inc()
+        try:
+            outcome = runner.run(claimed)
+            logger.info(
+                "job attempt finished", extra={"job": str(claimed.job_id), "outcome": outcome.outcome}
+            )
+        finally:
+            WORKER_BUSY.dec()
+            self.jobs_run += 1
+        return True
+
+    def _maintenance_loop(self, session_factory: Any, storage: Storage) -> None:
+        interval = maintenance_interval(self.settings)
+        while not self.stop_event.wait(interval):
+            try:
+                recovered = requeue_expired_leases(session_factory)
+                if recovered.requeued or recovered.failed or recovered.canceled:
+                    logger.warning("recovered stalled jobs", extra={"recovered": recovered})
+                self._expire_uploads(session_factory, storage)
+            except Exception:
+                logger.exception("worker maintenance failed")
+
+    def _expire_uploads(self, session_factory: Any, storage: Storage) -> None:
+        from video_enhancer.videos.service import expire_stale_uploads
+
+        with session_scope(session_factory) as session:
+            expired = expire_stale_uploads(session, self.settings, utcnow(), storage)
+        if expired:
+            logger.info("expired unfinished uploads", extra={"count": expired})
+
+
+def install_signal_handlers(worker: WorkerProcess) -> None:
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        logger.info("stopping: finishing the current segment", extra={"signal": signal.Signals(signum).name})
+        worker.stop()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+
+
+def run_worker_process(concurrency: int | None = None) -> int:
+    """Entry point of `video-enhancer worker` (exit status 0 after a clean stop)."""
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    worker = WorkerProcess(
+        settings,
+        concurrency=concurrency or settings.worker_concurrency,
+        worker_id=settings.worker_id or default_worker_id(),
+    )
+    install_signal_handlers(worker)
+    return worker.run()

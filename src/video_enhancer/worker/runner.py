@@ -1,0 +1,373 @@
+"""One claimed job, from the raw upload to a verified, stored, charged result.
+
+`JobRunner.run(claimed)` reads as its steps:
+
+1. download the raw object into ``<scratch>/<job_id>/``;
+2. probe it: the measured duration decides (over the plan's maximum: DURATION_EXCEEDED) and is
+   recorded on the video;
+3. enhance through the media pipeline with a storage-backed checkpoint, so a job whose worker
+   died resumes at its last finished segment on any worker;
+4. verify the output (OUTPUT_VERIFICATION_FAILED otherwise);
+5. upload it to ``users/<uid>/videos/<vid>/enhanced-<job_id>.mp4`` in the enhanced area;
+6. complete and charge in one transaction (`queue.database.complete_job`).
+
+Between segments the pipeline asks whether to stop: a cancel request (acknowledged as
+CANCELED), a worker shutdown (the job is handed back to the queue), or a lost lease (the job is
+someone else's now: nothing more is written). Errors never escape `run`: media errors fail the
+job at once with their code; storage outages and anything unexpected are retried with back-off.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from video_enhancer.config import Settings
+from video_enhancer.enhancers.base import Enhancer
+from video_enhancer.enhancers.registry import ENHANCERS
+from video_enhancer.errors import AppError, StorageUnavailable
+from video_enhancer.logging import job_id_var, request_id_var, user_id_var
+from video_enhancer.media.encode import EncoderSettings
+from video_enhancer.media.errors import MediaError, PipelineStopped
+from video_enhancer.media.pipeline import PipelineConfig, PipelineResult, run_pipeline
+from video_enhancer.media.probe import MediaInfo, probe
+from video_enhancer.media.verify import verify_output
+from video_enhancer.models import Job, JobStage, JobStatus, User, Video
+from video_enhancer.observability.metrics import (
+    FRAMES_PROCESSED,
+    JOB_PROCESSING_SECONDS,
+    JOB_RETRIES,
+    JOBS_FINISHED,
+    MINUTES_CHARGED,
+    STORAGE_ERRORS,
+)
+from video_enhancer.queue.database import (
+    ClaimedJob,
+    CompletedOutput,
+    acknowledge_cancel,
+    complete_job,
+    fail_job,
+    hand_back_job,
+    is_cancel_requested,
+    retry_job,
+)
+from video_enhancer.storage.base import Storage
+from video_enhancer.worker.checkpoint import StorageCheckpoint
+from video_enhancer.worker.heartbeat import LeaseHeartbeat
+from video_enhancer.worker.progress import ProgressWriter
+
+logger = logging.getLogger(__name__)
+
+DURATION_EXCEEDED = "DURATION_EXCEEDED"
+UNEXPECTED_ERROR = "INTERNAL_ERROR"
+
+
+class Outcome(enum.StrEnum):
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELED = "CANCELED"
+    RETRYING = "RETRYING"
+    HANDED_BACK = "HANDED_BACK"
+    LOST = "LOST"
+    """The lease was lost (or the job finished elsewhere): this worker wrote nothing final."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobOutcome:
+    outcome: Outcome
+    error_code: str | None = None
+    minutes_charged: int | None = None
+    resumed_segments: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _JobFacts:
+    """What the runner reads once from the job, its video and its user."""
+
+    raw_key: str
+    output_key: str
+    max_duration_seconds: int
+    max_output_height: int
+    plan: str
+
+
+class _Stop(Exception):
+    """Internal: the pipeline was asked to stop; `reason` says why."""
+
+    def __init__(self, reason: Outcome) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
+
+
+class _Fail(Exception):
+    """Internal: a permanent failure decided by the runner itself (not a media error)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class _StopCheck:
+    """The pipeline's `should_stop`, asked between segments; remembers why it said stop."""
+
+    def __init__(self, runner: JobRunner, claimed: ClaimedJob, lost: threading.Event) -> None:
+        self._runner = runner
+        self._claimed = claimed
+        self._lost = lost
+        self.reason = Outcome.HANDED_BACK
+
+    def __call__(self) -> bool:
+        if self._lost.is_set():
+            self.reason = Outcome.LOST
+        elif is_cancel_requested(self._runner.session_factory, self._claimed.job_id):
+            self.reason = Outcome.CANCELED
+        elif self._runner.shutdown.is_set():
+            self.reason = Outcome.HANDED_BACK
+        else:
+            return False
+        return True
+
+
+def output_key(user_id: object, video_id: object, job_id: object) -> str:
+    return f"users/{user_id}/videos/{video_id}/enhanced-{job_id}.mp4"
+
+
+class JobRunner:
+    """Runs claimed jobs with one loaded enhancer; one `run` at a time per instance."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        session_factory: sessionmaker[Session],
+        storage: Storage,
+        enhancer: Enhancer,
+        shutdown: threading.Event | None = None,
+    ) -> None:
+        self.settings = settings
+        self.session_factory = session_factory
+        self.storage = storage
+        self.enhancer = enhancer
+        self.shutdown = shutdown or threading.Event()
+
+    def run(self, claimed: ClaimedJob) -> JobOutcome:
+        """Process `claimed` to a final state (or hand it back); never raises for a bad job."""
+        tokens = (
+            job_id_var.set(str(claimed.job_id)),
+            request_id_var.set(claimed.request_id),
+            user_id_var.set(str(claimed.user_id)),
+        )
+        started = time.monotonic()
+        lost = threading.Event()
+        scratch = self.settings.worker_scratch_dir / str(claimed.job_id)
+        try:
+            with LeaseHeartbeat(self.session_factory, claimed, self.settings.job_lease_seconds, lost):
+                outcome = self._run_guarded(claimed, scratch, lost)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+            for var, token in zip((job_id_var, request_id_var, user_id_var), tokens, strict=True):
+                var.reset(token)  # type: ignore[attr-defined]
+        JOB_PROCESSING_SECONDS.observe(time.monotonic() - started)
+        return outcome
+
+    def _run_guarded(self, claimed: ClaimedJob, scratch: Path, lost: threading.Event) -> JobOutcome:
+        progress = ProgressWriter(self.session_factory, claimed, lost)
+        try:
+            return self._process(claimed, scratch, progress)
+        except _Stop as stop:
+            return self._stopped(claimed, stop.reason)
+        except _Fail as failure:
+            return self._fail(claimed, failure.code, failure.message, detail="")
+        except MediaError as exc:
+            return self._fail(claimed, exc.code, exc.message, detail=exc.detail)
+        except StorageUnavailable as exc:
+            STORAGE_ERRORS.labels(operation="job").inc()
+            return self._retry(claimed, exc.code, exc.message, exc)
+        except Exception as exc:
+            message = "An unexpected error stopped processing; it will be retried."
+            return self._retry(claimed, _code_of(exc), message, exc)
+        finally:
+            progress.finish()
+
+    # The steps
+
+    def _process(self, claimed: ClaimedJob, scratch: Path, progress: ProgressWriter) -> JobOutcome:
+        facts = self._load_facts(claimed)
+        scratch.mkdir(parents=True, exist_ok=True)
+        progress.stage(JobStage.DOWNLOADING, progress_percent=0.0)
+        source = self._download(facts, scratch)
+        progress.stage(JobStage.PROBING)
+        info = self._probe(claimed, facts, source)
+        progress.stage(JobStage.ENHANCING, frames_total=info.video.frame_count, frames_done=0)
+        result = self._enhance(claimed, facts, info, scratch, progress)
+        progress.stage(JobStage.VERIFYING)
+        verify_output(info, result.output, result.sizes.output)
+        progress.stage(JobStage.UPLOADING)
+        self.storage.put_file("enhanced", facts.output_key, result.output, "video/mp4")
+        return self._complete(claimed, facts, info, result)
+
+    def _load_facts(self, claimed: ClaimedJob) -> _JobFacts:
+        with self.session_factory() as session:
+            job = session.get(Job, claimed.job_id)
+            video = session.get(Video, claimed.video_id)
+            user = session.get(User, claimed.user_id)
+            if job is None or video is None or user is None:
+                raise _Fail("NOT_FOUND", "The video of this job no longer exists.")
+            return _JobFacts(
+                raw_key=video.storage_path,
+                output_key=output_key(user.id, video.id, job.id),
+                max_duration_seconds=job.max_duration_seconds,
+                max_output_height=job.max_output_height,
+                plan=str(user.plan),
+            )
+
+    def _download(self, facts: _JobFacts, scratch: Path) -> Path:
+        source = scratch / ("source" + Path(facts.raw_key).suffix)
+        if self.storage.size("raw", facts.raw_key) is None:
+            raise _Fail("UPLOAD_MISSING", "The uploaded file is no longer in storage.")
+        self.storage.download_to("raw", facts.raw_key, source)
+        return source
+
+    def _probe(self, claimed: ClaimedJob, facts: _JobFacts, source: Path) -> MediaInfo:
+        info = probe(source)
+        self._record_measurements(claimed, info)
+        # One frame of slack: a clip of exactly the maximum ends a frame interval after its last pts.
+        slack = 1 / float(info.video.frame_rate) if info.video.frame_rate else 0.0
+        if info.duration_s > facts.max_duration_seconds + slack:
+            raise _Fail(
+                DURATION_EXCEEDED,
+                f"The video is {info.duration_s:.1f} seconds long; your plan allows "
+                f"{facts.max_duration_seconds} seconds.",
+            )
+        return info
+
+    def _record_measurements(self, claimed: ClaimedJob, info: MediaInfo) -> None:
+        with self.session_factory.begin() as session:
+            video = session.get(Video, claimed.video_id)
+            if video is not None:
+                video.duration_seconds = info.duration_s
+                video.resolution = f"{info.video.width}x{info.video.height}"
+                video.frame_count = info.video.frame_count
+
+    def _enhance(
+        self, claimed: ClaimedJob, facts: _JobFacts, info: MediaInfo, scratch: Path, progress: ProgressWriter
+    ) -> PipelineResult:
+        checkpoint = StorageCheckpoint(self.storage, claimed.job_id, scratch / "checkpoint")
+        stop_check = _StopCheck(self, claimed, progress.lost)
+        try:
+            result = run_pipeline(
+                info,
+                scratch / "output.mp4",
+                self.enhancer,
+                self._pipeline_config(facts),
+                checkpoint=checkpoint,
+                work_dir=scratch,
+                progress=progress.pipeline,
+                should_stop=stop_check,
+            )
+        except PipelineStopped:
+            raise _Stop(stop_check.reason) from None
+        FRAMES_PROCESSED.labels(enhancer=self.enhancer.name).inc(info.video.frame_count)
+        return result
+
+    def _pipeline_config(self, facts: _JobFacts) -> PipelineConfig:
+        return PipelineConfig(
+            max_height=facts.max_output_height,
+            segment_seconds=self.settings.segment_seconds,
+            encoder=EncoderSettings(
+                codec=self.settings.encoder,
+                preset=self.settings.encoder_preset,
+                crf=self.settings.encoder_crf,
+            ),
+        )
+
+    def _complete(
+        self, claimed: ClaimedJob, facts: _JobFacts, info: MediaInfo, result: PipelineResult
+    ) -> JobOutcome:
+        width, height = result.sizes.output
+        size_bytes = self.storage.size("enhanced", facts.output_key) or 0
+        output = CompletedOutput(
+            measured_seconds=info.duration_s,
+            output_storage_path=facts.output_key,
+            output_resolution=f"{width}x{height}",
+            output_size_bytes=size_bytes,
+            enhancer=result.enhancer,
+            result=self._result_summary(result, info, size_bytes),
+        )
+        minutes = complete_job(self.session_factory, claimed, output)
+        if minutes is None:
+            logger.warning("job was no longer ours at completion; nothing charged")
+            return JobOutcome(Outcome.LOST, resumed_segments=result.resumed_segments)
+        StorageCheckpoint(self.storage, claimed.job_id, Path()).clear()
+        JOBS_FINISHED.labels(status=JobStatus.COMPLETED.value, error_code="").inc()
+        MINUTES_CHARGED.labels(plan=facts.plan).inc(minutes)
+        logger.info("job completed", extra={"minutes_charged": minutes, "enhancer": result.enhancer})
+        return JobOutcome(
+            Outcome.COMPLETED, minutes_charged=minutes, resumed_segments=result.resumed_segments
+        )
+
+    def _result_summary(self, result: PipelineResult, info: MediaInfo, size_bytes: int) -> dict[str, Any]:
+        spec = ENHANCERS.get(result.enhancer)
+        classical = bool(spec and spec.classical)
+        summary: dict[str, Any] = {
+            "enhancer": result.enhancer,
+            "classicalFallback": classical,
+            "outputWidth": result.sizes.output[0],
+            "outputHeight": result.sizes.output[1],
+            "outputSizeBytes": size_bytes,
+            "frames": result.frames,
+            "durationSeconds": round(info.duration_s, 3),
+            "segments": result.segments,
+            "resumedSegments": result.resumed_segments,
+        }
+        if classical:
+            summary["note"] = "Enhanced with the classical Lanczos fallback; no AI model was configured."
+        return summary
+
+    # The ways a job ends here
+
+    def _stopped(self, claimed: ClaimedJob, reason: Outcome) -> JobOutcome:
+        if reason == Outcome.CANCELED and acknowledge_cancel(self.session_factory, claimed):
+            JOBS_FINISHED.labels(status=JobStatus.CANCELED.value, error_code="").inc()
+            logger.info("job canceled at a checkpoint")
+            return JobOutcome(Outcome.CANCELED)
+        if reason == Outcome.HANDED_BACK and hand_back_job(self.session_factory, claimed):
+            logger.info("job handed back to the queue for shutdown")
+            return JobOutcome(Outcome.HANDED_BACK)
+        logger.warning("job lease lost; stopping without writing")
+        return JobOutcome(Outcome.LOST)
+
+    def _fail(self, claimed: ClaimedJob, code: str, message: str, detail: str) -> JobOutcome:
+        logger.warning("job failed", extra={"error_code": code, "detail": detail})
+        if not fail_job(self.session_factory, claimed, code, message):
+            return JobOutcome(Outcome.LOST, error_code=code)
+        JOBS_FINISHED.labels(status=JobStatus.FAILED.value, error_code=code).inc()
+        return JobOutcome(Outcome.FAILED, error_code=code)
+
+    def _retry(self, claimed: ClaimedJob, code: str, message: str, exc: Exception) -> JobOutcome:
+        logger.error(
+            "job attempt failed; retrying if attempts remain",
+            exc_info=exc,
+            extra={"error_code": code, "attempt": claimed.attempts},
+        )
+        status = retry_job(self.session_factory, claimed, code, message)
+        if status == JobStatus.QUEUED:
+            JOB_RETRIES.labels(reason=code).inc()
+            return JobOutcome(Outcome.RETRYING, error_code=code)
+        if status == JobStatus.FAILED:
+            JOBS_FINISHED.labels(status=JobStatus.FAILED.value, error_code=code).inc()
+            return JobOutcome(Outcome.FAILED, error_code=code)
+        return JobOutcome(Outcome.LOST, error_code=code)
+
+
+def _code_of(exc: Exception) -> str:
+    """Transient errors keep their own stable code when they have one (AppError), else a generic one."""
+    return exc.code if isinstance(exc, AppError) else UNEXPECTED_ERROR

@@ -1,0 +1,57 @@
+"""`GET /admin/stats`: admins get the numbers, everybody else a 404 (or 401 without a token)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from observability.factories import add_job, add_user, bearer, finished_job
+from video_enhancer.app import create_app
+from video_enhancer.config import Settings
+from video_enhancer.models import JobStatus, utcnow
+
+
+def test_admin_gets_the_statistics(client: TestClient, session: Session, settings: Settings) -> None:
+    admin = add_user(session, is_admin=True)
+    finished_job(session, admin, JobStatus.COMPLETED, 90.0)
+    finished_job(session, admin, JobStatus.FAILED, 10.0)
+    add_job(session, admin, JobStatus.QUEUED, priority=1, queued_at=utcnow() - timedelta(seconds=300))
+    session.commit()
+    response = client.get("/admin/stats", headers=bearer(admin, settings))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["jobs_by_status"]["COMPLETED"] == 1 and body["jobs_by_status"]["QUEUED"] == 1
+    assert body["error_rate"] == 0.5
+    assert abs(body["average_processing_seconds"] - 90.0) < 0.01
+    creator_queue = next(entry for entry in body["queue"] if entry["priority"] == 1)
+    assert creator_queue["depth"] == 1 and 300 <= creator_queue["oldest_age_seconds"] < 360
+    assert body["minutes_charged_last_30_days"] == 0
+
+
+def test_other_users_get_not_found(client: TestClient, session: Session, settings: Settings) -> None:
+    user = add_user(session)
+    session.commit()
+    response = client.get("/admin/stats", headers=bearer(user, settings))
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "NOT_FOUND"
+
+
+def test_anonymous_requests_are_refused(client: TestClient) -> None:
+    assert client.get("/admin/stats").status_code == 401
+
+
+def test_admin_by_configured_email(session: Session, settings: Settings) -> None:
+    user = add_user(session, email="ops@example.com")
+    session.commit()
+    configured = settings.model_copy(update={"admin_emails": ["OPS@example.com"]})
+    with TestClient(create_app(configured)) as client:
+        assert client.get("/admin/stats", headers=bearer(user, configured)).status_code == 200
+
+
+def test_the_route_is_documented_with_its_response_model(client: TestClient) -> None:
+    operation = client.get("/openapi.json").json()["paths"]["/admin/stats"]["get"]
+    schema_ref = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    assert schema_ref.endswith("/AdminStatsOut")
+    assert {"401", "404"} <= set(operation["responses"])

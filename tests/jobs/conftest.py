@@ -1,0 +1,1 @@
+from fixtures_api import app, client  # noqa: F401 - fixtures shared with the other API tests

@@ -1,0 +1,54 @@
+"""Small enhancers for testing the pipeline around them (not for testing enhancement)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from video_enhancer.enhancers.base import EnhancerSession, Frame, Size
+
+
+def nearest(frame: Frame, size: Size) -> Frame:
+    return np.asarray(Image.fromarray(frame).resize(size, Image.Resampling.NEAREST))
+
+
+class _Session:
+    def __init__(self, owner: CountingEnhancer, out_size: Size, count: int) -> None:
+        self._owner = owner
+        self._out_size = out_size
+        self.count = count
+
+    def enhance(self, frame: Frame) -> Frame:
+        if self._owner.fail_at is not None and self.count == self._owner.fail_at:
+            raise RuntimeError("simulated model failure")
+        if self._owner.delay_s:
+            time.sleep(self._owner.delay_s)
+        self.count += 1
+        if self._owner.wrong_shape:
+            return frame
+        return nearest(frame, self._out_size)
+
+    def state(self) -> bytes:
+        return str(self.count).encode()
+
+    def close(self) -> None:
+        return None
+
+
+@dataclass
+class CountingEnhancer:
+    """Nearest-neighbour upscale whose state is the number of frames it has seen."""
+
+    name: str = "counting"
+    native_scale: int | None = None
+    delay_s: float = 0.0
+    fail_at: int | None = None
+    wrong_shape: bool = False
+    opened_with: list[bytes | None] = field(default_factory=list)
+
+    def open_session(self, in_size: Size, out_size: Size, state: bytes | None = None) -> EnhancerSession:
+        self.opened_with.append(state)
+        return _Session(self, out_size, int(state) if state else 0)
