@@ -56,7 +56,10 @@ def postgres_url() -> Iterator[str]:
     yield url
     with admin.connect() as conn:
         conn.execute(
-            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n AND pid <> pg_backend_pid()"),
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = :n AND pid <> pg_backend_pid()"
+            ),
             {"n": name},
         )
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))

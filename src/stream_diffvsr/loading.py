@@ -39,6 +39,7 @@ WEIGHTS_INDEX_NAME = "diffusion_pytorch_model.safetensors.index.json"
 EMBEDDING_FILE_PREFIX = "empty_prompt_embedding-"
 _HUB_PATTERNS = [f"{name}/*" for name in SUBFOLDERS] + ["model_index.json"]
 
+
 @dataclass(frozen=True)
 class LoadedComponents:
     unet: UNet2DConditionModel

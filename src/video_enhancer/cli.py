@@ -27,7 +27,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     """API and one worker together: the embedded default, no other set-up."""
-    worker = subprocess.Popen([sys.executable, "-m", "video_enhancer.cli", "worker"])  # noqa: S603
+    worker = subprocess.Popen([sys.executable, "-m", "video_enhancer.cli", "worker"])
     try:
         return _serve(args)
     finally:
@@ -72,12 +72,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
 
     p = sub.add_parser("worker", help="process queued jobs")
-    p.add_argument("--concurrency", type=int, default=None, help="jobs at once (default VE_WORKER_CONCURRENCY)")
+    p.add_argument(
+        "--concurrency", type=int, default=None, help="jobs at once (default VE_WORKER_CONCURRENCY)"
+    )
     p.set_defaults(func=_worker)
 
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=_migrate)
 
-    users = sub.add_parser("users", help="user administration").add_subparsers(dest="users_command", required=True)
+    users = sub.add_parser("users", help="user administration").add_subparsers(
+        dest="users_command", required=True
+    )
     p = users.add_parser("set-plan", help="change a user's plan")
     p.add_argument("email")
     p.add_argument("plan", choices=["FREE", "CREATOR", "PRO"])

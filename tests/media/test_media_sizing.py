@@ -14,7 +14,7 @@ from video_enhancer.media.sizing import output_size, plan_sizes
         ((1920, 1080), 720, (1280, 720)),  # larger than the plan allows: scaled down
         ((95, 63), 1080, (380, 252)),  # odd input, even output
         ((360, 640), 1080, (1080, 1920)),  # portrait: the limit is on the short side (1080p = 1080 wide)
-            ((1080, 1920), 720, (720, 1280)),  # a portrait phone video on the FREE plan
+        ((1080, 1920), 720, (720, 1280)),  # a portrait phone video on the FREE plan
         ((101, 57), 1080, (404, 228)),
     ],
 )

@@ -4,8 +4,9 @@ One process loads the enhancer once and runs `concurrency` job loops (threads; o
 per GPU), plus:
 
 * a lease heartbeat per running job (inside `JobRunner.run`);
-* a maintenance thread: stalled-job recovery (`requeue_expired_leases`) and expiry of uploads
-  never finished (`videos.service.expire_stale_uploads`);
+* a maintenance thread: stalled-job recovery (`requeue_expired_leases`), expiry of uploads
+  never finished (`videos.service.expire_stale_uploads`) and pruning of expired refresh tokens
+  and old login failures (`auth.service.prune_expired_credentials`);
 * the metrics/health HTTP port (`observability.worker_http`), ready once the model is loaded.
 
 SIGTERM/SIGINT set the stop event: idle loops exit at once, a running job finishes its current
@@ -204,6 +205,7 @@ class WorkerProcess:
                 if recovered.requeued or recovered.failed or recovered.canceled:
                     logger.warning("recovered stalled jobs", extra={"recovered": recovered})
                 self._expire_uploads(session_factory, storage)
+                self._prune_credentials(session_factory)
             except Exception:
                 logger.exception("worker maintenance failed")
 
@@ -214,6 +216,14 @@ class WorkerProcess:
             expired = expire_stale_uploads(session, self.settings, utcnow(), storage)
         if expired:
             logger.info("expired unfinished uploads", extra={"count": expired})
+
+    def _prune_credentials(self, session_factory: Any) -> None:
+        from video_enhancer.auth.service import prune_expired_credentials
+
+        with session_scope(session_factory) as session:
+            pruned = prune_expired_credentials(session, self.settings)
+        if pruned:
+            logger.info("pruned expired refresh tokens", extra={"count": pruned})
 
 
 def install_signal_handlers(worker: WorkerProcess) -> None:
