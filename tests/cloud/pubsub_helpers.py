@@ -19,7 +19,8 @@ from video_enhancer.models import Job, JobStatus, Plan, UsageEntry
 from video_enhancer.queue.database import ClaimedJob, CompletedOutput, complete_job
 from video_enhancer.queue.pubsub import make_publisher, make_subscriber, relay_outbox_once
 from video_enhancer.queue.pubsub_admin import ensure_pubsub_resources
-from video_enhancer.queue.pubsub_worker import PubSubJobConsumer, Pulled
+from video_enhancer.queue.pubsub_pull import Pulled
+from video_enhancer.queue.pubsub_worker import PubSubJobConsumer
 from video_enhancer.queue.service import enqueue_job
 from video_enhancer.queue.testing import make_job, make_user
 

@@ -17,15 +17,12 @@ from video_enhancer.config import Settings
 from video_enhancer.db import session_scope
 from video_enhancer.models import Job, JobStatus, OutboxMessage, Plan, Video, utcnow
 from video_enhancer.queue.pubsub import make_subscriber, tier_subscription
-from video_enhancer.queue.pubsub_worker import (
+from video_enhancer.queue.pubsub_pull import Pulled, drain_loop, pull_one, redeliver_after
+from video_enhancer.queue.pubsub_side import (
     DELIVERY_EXHAUSTED,
     DeadLetterConsumer,
-    Pulled,
     UploadFinalizedConsumer,
     complete_upload_by_key,
-    drain_loop,
-    pull_one,
-    redeliver_after,
 )
 from video_enhancer.queue.testing import make_job, make_user
 from video_enhancer.storage.gcs import GcsStorage
