@@ -16,6 +16,14 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# promtool checks deploy/alerts.yml in the tests; it comes from Debian's prometheus package,
+# unpacked into the virtualenv (no root, no daemon).
+PROMTOOL := $(BIN)/promtool
+$(PROMTOOL): | $(STAMP)
+	set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	  (cd "$$tmp" && apt-get download -q prometheus >/dev/null 2>&1 && dpkg-deb -x prometheus_*.deb x); \
+	  cp "$$tmp/x/usr/bin/promtool" $(PROMTOOL)
+
 migrate: venv
 	mkdir -p var
 	$(BIN)/alembic upgrade head
@@ -29,7 +37,7 @@ serve: migrate
 worker: migrate
 	$(BIN)/video-enhancer worker
 
-test: venv
+test: venv $(PROMTOOL)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: venv

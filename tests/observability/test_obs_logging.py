@@ -173,11 +173,6 @@ def test_one_access_line_per_request_without_query_secrets(client: TestClient, r
     assert "leaky" not in json.dumps(log_lines)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="api/deps.py get_current_user still calls user_id_var.set(), which a sync dependency's "
-    "context copy swallows; it must call video_enhancer.logging.bind_user_id() (requested from the lead)",
-)
 def test_access_line_of_an_authenticated_request_names_the_user(
     client: TestClient, session: Session, settings: Settings, read_logs: LogReader
 ) -> None:

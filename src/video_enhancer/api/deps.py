@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from video_enhancer.auth.tokens import decode_access_token
 from video_enhancer.config import Settings
 from video_enhancer.errors import InvalidToken, NotFound, Unauthorized
-from video_enhancer.logging import user_id_var
+from video_enhancer.logging import bind_user_id
 from video_enhancer.models import User
 from video_enhancer.storage.base import Storage
 
@@ -60,7 +60,7 @@ def get_current_user(
     user = session.get(User, user_id)
     if user is None:
         raise InvalidToken()
-    user_id_var.set(str(user.id))
+    bind_user_id(str(user.id))
     return user
 
 
