@@ -76,8 +76,12 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        logger.exception("unhandled error", exc_info=exc)
-        return _error(500, "INTERNAL_ERROR", "An unexpected error occurred.")
+        return _unexpected_error(exc)
+
+
+def _unexpected_error(exc: Exception) -> JSONResponse:
+    logger.exception("unhandled error", exc_info=exc)
+    return _error(500, "INTERNAL_ERROR", "An unexpected error occurred.")
 
 
 def _install_request_id(app: FastAPI) -> None:
@@ -88,6 +92,10 @@ def _install_request_id(app: FastAPI) -> None:
         token = request_id_var.set(request_id)
         try:
             response = await call_next(request)
+        except Exception as exc:
+            # Handled here, not by the app-wide handler outside this middleware, so that both the
+            # log line and the 500 response carry the request id.
+            response = _unexpected_error(exc)
         finally:
             request_id_var.reset(token)
         response.headers["X-Request-ID"] = request_id

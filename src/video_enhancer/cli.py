@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import subprocess
 import sys
@@ -42,9 +41,10 @@ def _migrate(_args: argparse.Namespace) -> int:
     from alembic import command
     from alembic.config import Config
 
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    config = Config(os.path.join(root, "alembic.ini"))
-    config.set_main_option("script_location", os.path.join(root, "migrations"))
+    from video_enhancer.db import find_migrations_dir
+
+    config = Config()
+    config.set_main_option("script_location", str(find_migrations_dir()))
     command.upgrade(config, "head")
     return 0
 

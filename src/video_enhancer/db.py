@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -62,3 +63,15 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def find_migrations_dir() -> Path:
+    """The Alembic scripts: beside the source tree in a checkout, else ./migrations (the images'
+    working directory holds them, since an installed package has no repository around it)."""
+    candidates = (Path(__file__).resolve().parents[2] / "migrations", Path.cwd() / "migrations")
+    for candidate in candidates:
+        if (candidate / "env.py").is_file():
+            return candidate
+    raise FileNotFoundError(
+        "Alembic migrations not found; run from the repository root or the image's working directory"
+    )

@@ -10,8 +10,8 @@ from sqlalchemy import Engine, text
 
 from video_enhancer.app import create_app
 from video_enhancer.config import Settings
-from video_enhancer.db import make_engine
-from video_enhancer.observability.readiness import MIGRATIONS_DIR, script_heads
+from video_enhancer.db import find_migrations_dir, make_engine
+from video_enhancer.observability.readiness import script_heads
 
 from .factories import metric_value
 
@@ -37,7 +37,7 @@ def test_ready_when_database_storage_and_schema_are_fine(client: TestClient) -> 
 def test_script_head_is_read_from_the_migrations_folder() -> None:
     heads = script_heads()
     assert len(heads) == 1
-    assert any(path.name.startswith(heads[0]) for path in (MIGRATIONS_DIR / "versions").glob("*.py"))
+    assert any(path.name.startswith(heads[0]) for path in (find_migrations_dir() / "versions").glob("*.py"))
 
 
 def test_not_ready_when_the_database_is_unreachable(settings: Settings, tmp_path: Path) -> None:

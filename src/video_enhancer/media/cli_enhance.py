@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any, TextIO
 
 from video_enhancer.enhancers.registry import enhancer_names, get_enhancer_spec
@@ -29,8 +30,30 @@ def add_enhance_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--encoder", default="libx264", help="libx264 or h264_nvenc")
     parser.add_argument("--segment-seconds", type=float, default=4.0)
     parser.add_argument("--checkpoint-dir", help="keep finished segments here; a rerun resumes from them")
+    model = parser.add_argument_group("stream-diffvsr (defaults: the VE_MODEL_* settings)")
+    model.add_argument("--weights", help="checkpoint folder or hub id (VE_MODEL_PATH / VE_MODEL_ID)")
+    model.add_argument("--flow-weights", help="RAFT-large state dict file (VE_FLOW_WEIGHTS)")
+    model.add_argument("--device", help="auto, cpu or cuda (VE_MODEL_DEVICE)")
+    model.add_argument("--dtype", help="float32, float16 or bfloat16 (VE_MODEL_DTYPE)")
     parser.set_defaults(handler=enhance_command)
     return parser
+
+
+def model_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Constructor arguments of the chosen enhancer: flags first, then the VE_MODEL_* settings."""
+    if args.model != "stream-diffvsr":
+        return {}
+    from video_enhancer.config import get_settings
+
+    settings = get_settings()
+    weights = args.weights or settings.model_path or settings.model_id
+    return {
+        "model_path": weights if weights is not None and Path(weights).is_dir() else None,
+        "model_id": weights if weights is not None and not Path(weights).is_dir() else None,
+        "flow_weights": args.flow_weights or settings.flow_weights,
+        "device": args.device or settings.model_device,
+        "dtype": args.dtype or settings.model_dtype,
+    }
 
 
 def enhance_command(args: argparse.Namespace) -> int:
@@ -48,6 +71,7 @@ def enhance_command(args: argparse.Namespace) -> int:
             encoder=args.encoder,
             segment_seconds=args.segment_seconds,
             checkpoint_dir=args.checkpoint_dir,
+            enhancer_options=model_options(args),
             progress=bar.update,
         )
     except (MediaError, AppError) as exc:

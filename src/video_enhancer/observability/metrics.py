@@ -6,7 +6,11 @@ them only together with the alert rules.
 
 from __future__ import annotations
 
+import enum
+
 from prometheus_client import Counter, Gauge, Histogram
+
+from video_enhancer.models import TERMINAL_STATUSES, JobStatus
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 JOB_BUCKETS = (5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200)
@@ -40,3 +44,37 @@ STORAGE_ERRORS = Counter("ve_storage_errors_total", "Storage operations that fai
 READINESS_CHECK = Gauge(
     "ve_readiness_check_ok", "1 when the last /readyz probe found this dependency healthy", ["check"]
 )
+
+
+class StorageOperation(enum.StrEnum):
+    """The only values of `ve_storage_errors_total{operation}`: a fixed set keeps the label bounded."""
+
+    DOWNLOAD = "download"
+    """The worker fetching the raw upload."""
+    CHECKPOINT = "checkpoint"
+    """Segment checkpoints read, written or cleared."""
+    UPLOAD = "upload"
+    """The enhanced output stored (and its size read back)."""
+
+
+# Every operation has a series from the first scrape, so `increase()` sees the first failure.
+for _operation in StorageOperation:
+    STORAGE_ERRORS.labels(operation=_operation.value)
+
+
+def record_storage_error(operation: StorageOperation) -> None:
+    STORAGE_ERRORS.labels(operation=operation.value).inc()
+
+
+def record_job_finished(status: JobStatus, error_code: str | None = None, count: int = 1) -> None:
+    """Count jobs that reached a final status; call it once the transaction that wrote it committed.
+
+    `error_code` is kept for FAILED only, as the documented label says; `count` serves bulk
+    transitions such as stalled-job recovery.
+    """
+    if status not in TERMINAL_STATUSES:
+        raise ValueError(f"{status} is not a final job status")
+    if count <= 0:
+        return
+    code = (error_code or "") if status == JobStatus.FAILED else ""
+    JOBS_FINISHED.labels(status=status.value, error_code=code).inc(count)

@@ -16,12 +16,12 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import ColumnClause, Connection, Engine, column, inspect, select, table, text
 
+from video_enhancer.db import find_migrations_dir
 from video_enhancer.observability.metrics import READINESS_CHECK
 from video_enhancer.storage.base import Storage
 
 logger = logging.getLogger(__name__)
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "migrations"
 VERSION_TABLE = "alembic_version"
 
 
@@ -39,10 +39,10 @@ class CheckResult:
 
 
 @lru_cache(maxsize=4)
-def script_heads(migrations_dir: Path = MIGRATIONS_DIR) -> tuple[str, ...]:
+def script_heads(migrations_dir: Path | None = None) -> tuple[str, ...]:
     """Head revisions of the migration scripts (read once: the scripts do not change at run time)."""
     config = Config()
-    config.set_main_option("script_location", str(migrations_dir))
+    config.set_main_option("script_location", str(migrations_dir or find_migrations_dir()))
     return tuple(sorted(ScriptDirectory.from_config(config).get_heads()))
 
 
@@ -63,7 +63,7 @@ def check_storage(storage: Storage) -> CheckResult:
     return CheckResult(ok=True, details={"backend": getattr(storage, "name", type(storage).__name__)})
 
 
-def check_migrations(engine: Engine, migrations_dir: Path = MIGRATIONS_DIR) -> CheckResult:
+def check_migrations(engine: Engine, migrations_dir: Path | None = None) -> CheckResult:
     """At head when the database's alembic revisions equal the scripts' heads (behind or ahead: not ready)."""
     try:
         head = list(script_heads(migrations_dir))
