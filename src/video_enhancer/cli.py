@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = users.add_parser("set-plan", help="change a user's plan")
     p.add_argument("email")
-    p.add_argument("plan", choices=["FREE", "CREATOR", "PRO"])
+    p.add_argument("plan", type=str.upper, choices=["FREE", "CREATOR", "PRO"])
     p.set_defaults(func=_set_plan)
 
     p = sub.add_parser("stats", help="jobs per status, processing time, error rate, queue depth")

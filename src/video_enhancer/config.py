@@ -6,12 +6,13 @@ production deployment cannot start with a guessable key.
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"
 DEV_URL_SIGNING_SECRET = "dev-only-insecure-url-signing-secret"
@@ -30,7 +31,9 @@ class Settings(BaseSettings):
     public_base_url: str = Field(
         "http://127.0.0.1:8000", description="Base URL the app reaches the API at (used in signed URLs)."
     )
-    admin_emails: list[str] = Field(default_factory=list, description="Emails with admin rights.")
+    admin_emails: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Emails with admin rights, comma-separated."
+    )
 
     # Database
     database_url: str = Field(
@@ -137,6 +140,17 @@ class Settings(BaseSettings):
     encoder_preset: str = Field("slow", description="Encoder preset.")
     encoder_crf: int = Field(18, ge=0, le=51, description="Constant rate factor (quality) of the encoder.")
     segment_seconds: float = Field(4.0, description="Length of a processing segment (the unit of resume).")
+
+    @field_validator("admin_emails", mode="before")
+    @classmethod
+    def _split_emails(cls, value: object) -> object:
+        """`a@x.org,b@x.org` (or a JSON list) from the environment; compared case-insensitively."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip().lower() for part in text.split(",") if part.strip()]
+        return value
 
     @model_validator(mode="after")
     def _refuse_default_secrets_outside_development(self) -> Settings:

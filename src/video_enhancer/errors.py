@@ -3,14 +3,17 @@
 Hierarchy::
 
     AppError
-    ├── BadRequest (400)            INVALID_INPUT, UNSUPPORTED_MEDIA_TYPE, UPLOAD_INCOMPLETE, ...
+    ├── BadRequest (400)            INVALID_INPUT, UNSUPPORTED_MEDIA_TYPE, SIZE_MISMATCH
     ├── Unauthorized (401)          NOT_AUTHENTICATED, INVALID_TOKEN, INVALID_CREDENTIALS
-    ├── Forbidden (403)             QUOTA_EXCEEDED, PLAN_LIMIT, FORBIDDEN
+    ├── Forbidden (403)             FORBIDDEN, QUOTA_EXCEEDED, PLAN_LIMIT, DURATION_EXCEEDED
     ├── NotFound (404)              NOT_FOUND (also for other users' resources)
-    ├── Conflict (409)              EMAIL_TAKEN, INVALID_STATE
+    ├── Conflict (409)              CONFLICT, EMAIL_TAKEN, INVALID_STATE, UPLOAD_INCOMPLETE
     ├── PayloadTooLarge (413)       UPLOAD_TOO_LARGE
     ├── RateLimited (429)           RATE_LIMITED (carries retry_after seconds)
-    └── ServiceUnavailable (503)    STORAGE_UNAVAILABLE, DATABASE_UNAVAILABLE
+    └── ServiceUnavailable (503)    SERVICE_UNAVAILABLE, STORAGE_UNAVAILABLE
+
+Request validation failures answer 422 VALIDATION_ERROR and anything unexpected 500
+INTERNAL_ERROR (rendered in `app.py`).
 
 Services raise these, never `HTTPException`; one handler renders every error as
 ``{"error": {"code": "...", "message": "..."}}``.

@@ -50,7 +50,7 @@ def test_stats_table(configured: None, session: Session, capsys: pytest.CaptureF
     assert "Jobs by status" in out and "  COMPLETED              2" in out
     assert "Error rate                 33.3% (1 failed of 3 finished)" in out
     assert "Average processing time    30.0 s (2 completed)" in out
-    assert "  0 standard       1" in out
+    assert "  0 low            1" in out
 
 
 def test_stats_fails_cleanly_without_a_database(

@@ -50,7 +50,7 @@ def test_numbers_match_the_seeded_jobs(session: Session) -> None:
     assert queue[0].oldest_age_seconds == pytest.approx(900, abs=30)
     assert queue[2].oldest_age_seconds == pytest.approx(120, abs=30)
     assert queue[1].oldest_age_seconds is None
-    assert queue[2].priority_name == "highest"
+    assert queue[2].priority_name == "high"
     assert stats.oldest_queued_age_seconds == queue[0].oldest_age_seconds
 
 

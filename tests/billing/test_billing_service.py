@@ -54,7 +54,7 @@ def test_minutes_are_the_duration_rounded_up(seconds: float, minutes: int) -> No
 def test_plans_order_priority_pro_creator_free() -> None:
     free, creator, pro = (limits_for(plan) for plan in (Plan.FREE, Plan.CREATOR, Plan.PRO))
     assert pro.queue_priority > creator.queue_priority > free.queue_priority
-    assert [free.priority_name, creator.priority_name, pro.priority_name] == ["standard", "high", "highest"]
+    assert [free.priority_name, creator.priority_name, pro.priority_name] == ["low", "normal", "high"]
     assert set(PLANS) == set(Plan)
 
 

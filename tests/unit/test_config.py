@@ -48,3 +48,12 @@ def test_readme_documents_every_setting() -> None:
     documented = set(re.findall(r"`(VE_[A-Z0-9_]+)`", README.read_text()))
     expected = {f"VE_{name.upper()}" for name in Settings.model_fields}
     assert expected <= documented, f"missing from README: {sorted(expected - documented)}"
+
+
+def test_admin_emails_are_read_comma_separated_or_as_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VE_ADMIN_EMAILS", " Ops@Example.com, oncall@example.com ,")
+    assert Settings().admin_emails == ["ops@example.com", "oncall@example.com"]
+    monkeypatch.setenv("VE_ADMIN_EMAILS", '["ops@example.com"]')
+    assert Settings().admin_emails == ["ops@example.com"]
+    monkeypatch.setenv("VE_ADMIN_EMAILS", "")
+    assert Settings().admin_emails == []

@@ -30,7 +30,7 @@ def test_set_plan_changes_the_plan_and_keeps_the_cycle_usage(
     update_user(client, "upgrade@example.com", minutes_used_this_month=5)
     before = get_user(client, "upgrade@example.com")
 
-    exit_code = main(["users", "set-plan", "Upgrade@Example.com", "PRO"])
+    exit_code = main(["users", "set-plan", "Upgrade@Example.com", "pro"])  # plan names are case-insensitive
 
     assert exit_code == 0
     assert "upgrade@example.com: plan FREE -> PRO" in capsys.readouterr().out

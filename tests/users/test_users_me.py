@@ -59,7 +59,7 @@ def test_a_new_free_user_sees_the_free_plan_and_no_usage(client: TestClient) -> 
         "minutes_per_cycle": None,
         "max_output_height": 720,
         "priority": 0,
-        "priority_name": "standard",
+        "priority_name": "low",
         "max_upload_bytes": 1024**3,
     }
     usage = body["usage"]
@@ -83,7 +83,7 @@ def test_usage_counts_charged_minutes_and_holds_of_active_jobs(client: TestClien
 
     assert body["plan"] == "CREATOR"
     assert body["limits"]["minutes_per_cycle"] == 30
-    assert body["limits"]["priority_name"] == "high"
+    assert body["limits"]["priority_name"] == "normal"
     assert body["usage"]["minutes_used"] == 3
     assert body["usage"]["minutes_held"] == 3
     assert body["usage"]["minutes_remaining"] == 30 - 3 - 3

@@ -31,7 +31,7 @@ PLANS: dict[Plan, PlanLimits] = {
 }
 
 # What the app shows for `queue_priority`.
-PRIORITY_NAMES: dict[int, str] = {0: "standard", 1: "high", 2: "highest"}
+PRIORITY_NAMES: dict[int, str] = {0: "low", 1: "normal", 2: "high"}
 
 BILLING_CYCLE_DAYS = 30
 

@@ -3,12 +3,18 @@
 NVML comes from the optional `nvidia-ml-py` package (module `pynvml`). Without it, or on a machine
 without an NVIDIA driver, the collector is simply not registered: the series are absent rather
 than zero, so a CPU worker never looks like an idle GPU.
+
+NVML's "used" memory includes what PyTorch's caching allocator keeps after tensors are freed, so
+the same collector also reports PyTorch's own view (allocated by live tensors, reserved by the
+allocator) per CUDA device of this process. Those are read only when this process has already
+imported torch and initialised CUDA: a scrape never imports torch or creates a CUDA context.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import sys
 import threading
 import weakref
 from collections.abc import Iterator
@@ -23,6 +29,8 @@ logger = logging.getLogger(__name__)
 GPU_UTILIZATION = "ve_gpu_utilization_ratio"
 GPU_MEMORY_USED = "ve_gpu_memory_used_bytes"
 GPU_MEMORY_TOTAL = "ve_gpu_memory_total_bytes"
+TORCH_ALLOCATED = "ve_gpu_torch_allocated_bytes"
+TORCH_RESERVED = "ve_gpu_torch_reserved_bytes"
 
 _registered: weakref.WeakSet[CollectorRegistry] = weakref.WeakSet()
 _lock = threading.Lock()
@@ -40,15 +48,20 @@ def load_nvml() -> ModuleType | None:
 
 
 class GpuCollector(Collector):
-    """One sample per visible GPU for utilisation (0..1) and memory used/total (bytes)."""
+    """One sample per visible GPU for utilisation (0..1) and memory used/total (bytes), plus
+    PyTorch's allocated/reserved bytes per CUDA device once this process uses CUDA."""
 
     def __init__(self, nvml: ModuleType) -> None:
         self._nvml = nvml
 
     def describe(self) -> list[GaugeMetricFamily]:
-        return list(self._families())
+        return [*self._families(), *_torch_families()]
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        yield from self._collect_nvml()
+        yield from _collect_torch()
+
+    def _collect_nvml(self) -> Iterator[GaugeMetricFamily]:
         utilization, used, total = self._families()
         try:
             for index in range(self._nvml.nvmlDeviceGetCount()):
@@ -71,6 +84,29 @@ class GpuCollector(Collector):
             GaugeMetricFamily(GPU_MEMORY_USED, "GPU memory in use", labels=["gpu"]),
             GaugeMetricFamily(GPU_MEMORY_TOTAL, "GPU memory installed", labels=["gpu"]),
         )
+
+
+def _torch_families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+    # `device` is PyTorch's CUDA index, which CUDA_VISIBLE_DEVICES may renumber: not NVML's `gpu`.
+    return (
+        GaugeMetricFamily(TORCH_ALLOCATED, "GPU memory held by live PyTorch tensors", labels=["device"]),
+        GaugeMetricFamily(
+            TORCH_RESERVED, "GPU memory reserved by PyTorch's caching allocator", labels=["device"]
+        ),
+    )
+
+
+def _collect_torch() -> Iterator[GaugeMetricFamily]:
+    allocated, reserved = _torch_families()
+    torch = sys.modules.get("torch")  # only a torch this process imported already
+    try:
+        if torch is not None and torch.cuda.is_initialized():
+            for index in range(torch.cuda.device_count()):
+                allocated.add_metric([str(index)], float(torch.cuda.memory_allocated(index)))
+                reserved.add_metric([str(index)], float(torch.cuda.memory_reserved(index)))
+    except Exception:  # a scrape must not fail because of PyTorch
+        logger.warning("reading PyTorch memory statistics failed", exc_info=True)
+    yield from (allocated, reserved)
 
 
 def register_gpu_collector(registry: CollectorRegistry) -> bool:

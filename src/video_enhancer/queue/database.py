@@ -14,6 +14,10 @@ job row first), so two workers can never both own a job:
   a claim ends. Each acts only while the job is still PROCESSING under this worker's lease, so a
   worker that lost its lease cannot overwrite the new owner's work, and a second completion
   charges nothing.
+
+Every change to a final status made here is counted in `ve_jobs_finished_total` right after its
+transaction commits, and only when a row really changed: each final transition counts once,
+whichever part of the worker (job runner, recovery, Pub/Sub safety net) caused it.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from video_enhancer.billing.service import charge_job
 from video_enhancer.db import session_scope
 from video_enhancer.models import Job, JobStatus, User, Video, utcnow
 from video_enhancer.models.base import UTCDateTime
+from video_enhancer.observability.metrics import record_job_finished
 from video_enhancer.queue.service import notify_workers
 
 SessionFactory = sessionmaker[Session]
@@ -243,6 +248,8 @@ def requeue_expired_leases(session_factory: SessionFactory, now: datetime | None
         requeued = _bulk(session, expired, {**_released(), "status": JobStatus.QUEUED, "run_after": None})
         if requeued and _is_postgres(session_factory):
             notify_workers(session)
+    record_job_finished(JobStatus.CANCELED, count=canceled)
+    record_job_finished(JobStatus.FAILED, WORKER_LOST, count=failed)
     return RecoveredLeases(requeued=requeued, failed=failed, canceled=canceled)
 
 
@@ -283,6 +290,7 @@ def complete_job(session_factory: SessionFactory, claimed: ClaimedJob, output: C
         assert user is not None and video is not None  # foreign keys guarantee both
         minutes = charge_job(session, job, user, output.measured_seconds)
         _write_completion(job, video, output, now)
+    record_job_finished(JobStatus.COMPLETED)
     return minutes
 
 
@@ -307,7 +315,10 @@ def fail_job(session_factory: SessionFactory, claimed: ClaimedJob, code: str, me
     """Permanent failure: FAILED with a stable code and a readable message; hold released."""
     now = utcnow()
     values = {**_terminal(now), "status": JobStatus.FAILED, "error_code": code, "error_message": message}
-    return _update_owned(session_factory, claimed, values)
+    if not _update_owned(session_factory, claimed, values):
+        return False
+    record_job_finished(JobStatus.FAILED, code)
+    return True
 
 
 def retry_delay_seconds(attempts: int, rng: random.Random | None = None) -> float:
@@ -343,7 +354,10 @@ def retry_job(
 
 def acknowledge_cancel(session_factory: SessionFactory, claimed: ClaimedJob) -> bool:
     """The worker stopped at a checkpoint after a cancel request: CANCELED, hold released."""
-    return _update_owned(session_factory, claimed, {**_terminal(utcnow()), "status": JobStatus.CANCELED})
+    if not _update_owned(session_factory, claimed, {**_terminal(utcnow()), "status": JobStatus.CANCELED}):
+        return False
+    record_job_finished(JobStatus.CANCELED)
+    return True
 
 
 def hand_back_job(session_factory: SessionFactory, claimed: ClaimedJob) -> bool:

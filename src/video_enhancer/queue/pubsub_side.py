@@ -22,6 +22,7 @@ from video_enhancer.config import Settings
 from video_enhancer.db import session_scope
 from video_enhancer.errors import AppError, ServiceUnavailable
 from video_enhancer.models import TERMINAL_STATUSES, Job, JobStatus, utcnow
+from video_enhancer.observability.metrics import record_job_finished
 from video_enhancer.queue.pubsub import SessionFactory, dead_letter_subscription
 from video_enhancer.queue.pubsub_pull import Pulled, ack, job_id_of, redeliver_after, seconds_until
 from video_enhancer.storage.base import Storage
@@ -66,7 +67,7 @@ class DeadLetterConsumer:
         now = utcnow()
         not_running = or_(Job.status != JobStatus.PROCESSING, Job.lease_expires_at < now)
         with session_scope(self._session_factory) as session:
-            session.execute(
+            failed = session.scalar(
                 update(Job)
                 .where(Job.id == job_id, Job.status.not_in(TERMINAL_STATUSES), not_running)
                 .values(
@@ -78,8 +79,12 @@ class DeadLetterConsumer:
                     lease_owner=None,
                     lease_expires_at=None,
                 )
+                .returning(Job.id)
                 .execution_options(synchronize_session=False)
             )
+        # A redelivered dead letter finds the job final already and changes nothing: not counted.
+        if failed is not None:
+            record_job_finished(JobStatus.FAILED, DELIVERY_EXHAUSTED)
 
     def _load(self, job_id: uuid.UUID) -> Job | None:
         with self._session_factory() as session:

@@ -41,6 +41,7 @@ from google.cloud import pubsub_v1
 from video_enhancer.config import Settings
 from video_enhancer.db import make_engine, make_session_factory
 from video_enhancer.models import TERMINAL_STATUSES, Job, JobStatus
+from video_enhancer.observability.metrics import JOB_RETRIES, WORKER_BUSY
 from video_enhancer.queue.database import (
     ClaimedJob,
     claim_job_by_id,
@@ -221,10 +222,17 @@ class PubSubJobConsumer:
         if runner is None:
             runner = self._runners.runner = self._runner_factory()
         try:
-            runner.run(claimed)
+            with WORKER_BUSY.track_inprogress():
+                runner.run(claimed)
         except Exception as exc:  # the runner records its own failures; this is the safety net
             log.exception("job runner raised", extra={"job_id": str(claimed.job_id)})
-            retry_job(self._session_factory, claimed, WORKER_ERROR, f"{type(exc).__name__}: {exc}"[:500])
+            self._retry_after_runner_error(claimed, exc)
+
+    def _retry_after_runner_error(self, claimed: ClaimedJob, exc: Exception) -> None:
+        # retry_job counts the job as FAILED itself when no attempts are left.
+        message = f"{type(exc).__name__}: {exc}"[:500]
+        if retry_job(self._session_factory, claimed, WORKER_ERROR, message) == JobStatus.QUEUED:
+            JOB_RETRIES.labels(reason=WORKER_ERROR).inc()
 
     def _settle(self, job_id: uuid.UUID, message: Pulled) -> None:
         """Ack only once the outcome is committed; a requeued job comes back after its back-off."""

@@ -15,6 +15,8 @@ Between segments the pipeline asks whether to stop: a cancel request (acknowledg
 CANCELED), a worker shutdown (the job is handed back to the queue), or a lost lease (the job is
 someone else's now: nothing more is written). Errors never escape `run`: media errors fail the
 job at once with their code; storage outages and anything unexpected are retried with back-off.
+A storage outage is counted in `ve_storage_errors_total` under the step it stopped (download,
+checkpoint, upload). The final statuses are counted by `queue.database`, where they are written.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import logging
 import shutil
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,9 +49,9 @@ from video_enhancer.observability.metrics import (
     FRAMES_PROCESSED,
     JOB_PROCESSING_SECONDS,
     JOB_RETRIES,
-    JOBS_FINISHED,
     MINUTES_CHARGED,
-    STORAGE_ERRORS,
+    StorageOperation,
+    record_storage_error,
 )
 from video_enhancer.queue.database import (
     ClaimedJob,
@@ -141,6 +145,16 @@ def output_key(user_id: object, video_id: object, job_id: object) -> str:
     return f"users/{user_id}/videos/{video_id}/enhanced-{job_id}.mp4"
 
 
+@contextmanager
+def _storage_step(operation: StorageOperation) -> Iterator[None]:
+    """Count a storage outage under the step it stopped; `run` still decides the retry."""
+    try:
+        yield
+    except StorageUnavailable:
+        record_storage_error(operation)
+        raise
+
+
 class JobRunner:
     """Runs claimed jobs with one loaded enhancer; one `run` at a time per instance."""
 
@@ -188,8 +202,7 @@ class JobRunner:
             return self._fail(claimed, failure.code, failure.message, detail="")
         except MediaError as exc:
             return self._fail(claimed, exc.code, exc.message, detail=exc.detail)
-        except StorageUnavailable as exc:
-            STORAGE_ERRORS.labels(operation="job").inc()
+        except StorageUnavailable as exc:  # counted by `_storage_step` where it happened
             return self._retry(claimed, exc.code, exc.message, exc)
         except Exception as exc:
             message = "An unexpected error stopped processing; it will be retried."
@@ -211,8 +224,8 @@ class JobRunner:
         progress.stage(JobStage.VERIFYING)
         verify_output(info, result.output, result.sizes.output)
         progress.stage(JobStage.UPLOADING)
-        self.storage.put_file("enhanced", facts.output_key, result.output, "video/mp4")
-        return self._complete(claimed, facts, info, result)
+        size_bytes = self._upload(facts, result)
+        return self._complete(claimed, facts, info, result, size_bytes)
 
     def _load_facts(self, claimed: ClaimedJob) -> _JobFacts:
         with self.session_factory() as session:
@@ -231,9 +244,10 @@ class JobRunner:
 
     def _download(self, facts: _JobFacts, scratch: Path) -> Path:
         source = scratch / ("source" + Path(facts.raw_key).suffix)
-        if self.storage.size("raw", facts.raw_key) is None:
-            raise _Fail("UPLOAD_MISSING", "The uploaded file is no longer in storage.")
-        self.storage.download_to("raw", facts.raw_key, source)
+        with _storage_step(StorageOperation.DOWNLOAD):
+            if self.storage.size("raw", facts.raw_key) is None:
+                raise _Fail("UPLOAD_MISSING", "The uploaded file is no longer in storage.")
+            self.storage.download_to("raw", facts.raw_key, source)
         return source
 
     def _probe(self, claimed: ClaimedJob, facts: _JobFacts, source: Path) -> MediaInfo:
@@ -262,17 +276,19 @@ class JobRunner:
     ) -> PipelineResult:
         checkpoint = StorageCheckpoint(self.storage, claimed.job_id, scratch / "checkpoint")
         stop_check = _StopCheck(self, claimed, progress.lost)
+        # The pipeline's only storage calls are the checkpoint's: loading it and saving segments.
         try:
-            result = run_pipeline(
-                info,
-                scratch / "output.mp4",
-                self.enhancer,
-                self._pipeline_config(facts),
-                checkpoint=checkpoint,
-                work_dir=scratch,
-                progress=progress.pipeline,
-                should_stop=stop_check,
-            )
+            with _storage_step(StorageOperation.CHECKPOINT):
+                result = run_pipeline(
+                    info,
+                    scratch / "output.mp4",
+                    self.enhancer,
+                    self._pipeline_config(facts),
+                    checkpoint=checkpoint,
+                    work_dir=scratch,
+                    progress=progress.pipeline,
+                    should_stop=stop_check,
+                )
         except PipelineStopped:
             raise _Stop(stop_check.reason) from None
         FRAMES_PROCESSED.labels(enhancer=self.enhancer.name).inc(info.video.frame_count)
@@ -289,11 +305,21 @@ class JobRunner:
             ),
         )
 
+    def _upload(self, facts: _JobFacts, result: PipelineResult) -> int:
+        """Store the output; returns its size as storage reports it."""
+        with _storage_step(StorageOperation.UPLOAD):
+            self.storage.put_file("enhanced", facts.output_key, result.output, "video/mp4")
+            return self.storage.size("enhanced", facts.output_key) or 0
+
     def _complete(
-        self, claimed: ClaimedJob, facts: _JobFacts, info: MediaInfo, result: PipelineResult
+        self,
+        claimed: ClaimedJob,
+        facts: _JobFacts,
+        info: MediaInfo,
+        result: PipelineResult,
+        size_bytes: int,
     ) -> JobOutcome:
         width, height = result.sizes.output
-        size_bytes = self.storage.size("enhanced", facts.output_key) or 0
         output = CompletedOutput(
             measured_seconds=info.duration_s,
             output_storage_path=facts.output_key,
@@ -306,13 +332,21 @@ class JobRunner:
         if minutes is None:
             logger.warning("job was no longer ours at completion; nothing charged")
             return JobOutcome(Outcome.LOST, resumed_segments=result.resumed_segments)
-        StorageCheckpoint(self.storage, claimed.job_id, Path()).clear()
-        JOBS_FINISHED.labels(status=JobStatus.COMPLETED.value, error_code="").inc()
+        self._clear_checkpoint(claimed)
         MINUTES_CHARGED.labels(plan=facts.plan).inc(minutes)
         logger.info("job completed", extra={"minutes_charged": minutes, "enhancer": result.enhancer})
         return JobOutcome(
             Outcome.COMPLETED, minutes_charged=minutes, resumed_segments=result.resumed_segments
         )
+
+    def _clear_checkpoint(self, claimed: ClaimedJob) -> None:
+        # The job is COMPLETED and charged: an outage now must not send it down the retry path.
+        # Leftover segments cost only storage; they sit under the job's own prefix.
+        try:
+            with _storage_step(StorageOperation.CHECKPOINT):
+                StorageCheckpoint(self.storage, claimed.job_id, Path()).clear()
+        except StorageUnavailable:
+            logger.warning("checkpoint segments of a completed job were not deleted", exc_info=True)
 
     def _result_summary(self, result: PipelineResult, info: MediaInfo, size_bytes: int) -> dict[str, Any]:
         spec = ENHANCERS.get(result.enhancer)
@@ -336,7 +370,6 @@ class JobRunner:
 
     def _stopped(self, claimed: ClaimedJob, reason: Outcome) -> JobOutcome:
         if reason == Outcome.CANCELED and acknowledge_cancel(self.session_factory, claimed):
-            JOBS_FINISHED.labels(status=JobStatus.CANCELED.value, error_code="").inc()
             logger.info("job canceled at a checkpoint")
             return JobOutcome(Outcome.CANCELED)
         if reason == Outcome.HANDED_BACK and hand_back_job(self.session_factory, claimed):
@@ -349,7 +382,6 @@ class JobRunner:
         logger.warning("job failed", extra={"error_code": code, "detail": detail})
         if not fail_job(self.session_factory, claimed, code, message):
             return JobOutcome(Outcome.LOST, error_code=code)
-        JOBS_FINISHED.labels(status=JobStatus.FAILED.value, error_code=code).inc()
         return JobOutcome(Outcome.FAILED, error_code=code)
 
     def _retry(self, claimed: ClaimedJob, code: str, message: str, exc: Exception) -> JobOutcome:
@@ -363,7 +395,6 @@ class JobRunner:
             JOB_RETRIES.labels(reason=code).inc()
             return JobOutcome(Outcome.RETRYING, error_code=code)
         if status == JobStatus.FAILED:
-            JOBS_FINISHED.labels(status=JobStatus.FAILED.value, error_code=code).inc()
             return JobOutcome(Outcome.FAILED, error_code=code)
         return JobOutcome(Outcome.LOST, error_code=code)
 
