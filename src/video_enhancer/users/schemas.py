@@ -20,7 +20,7 @@ class PlanLimitsOut(BaseModel):
     )
     max_output_height: int = Field(description="Height in pixels of the largest output.")
     priority: int = Field(description="Queue priority; higher is served first.")
-    priority_name: str = Field(description="Queue priority as shown to people: low (FREE), normal (CREATOR), high (PRO).")
+    priority_name: str = Field(description="Queue priority as shown to people: low, normal or high.")
     max_upload_bytes: int = Field(description="Largest upload accepted, in bytes.")
 
 
