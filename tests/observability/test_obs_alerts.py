@@ -45,6 +45,8 @@ _KEYWORDS = {
 _SELECTOR = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{([^}]*)\}")
 _IDENTIFIER = re.compile(r"(?<![\w.])([a-zA-Z_:][a-zA-Z0-9_:]*)(?!\w)\s*(\()?")
 _GROUPING = re.compile(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
+_MATCHER_OPERATOR = re.compile(r"=~|!~|!=|=")
+PROBE_ROUTES = ("/healthz", "/readyz", "/metrics")
 
 
 def _rules() -> list[dict[str, Any]]:
@@ -69,7 +71,7 @@ def metric_names(expr: str) -> set[str]:
 def selector_labels(expr: str) -> dict[str, set[str]]:
     labels: dict[str, set[str]] = {}
     for name, body in _SELECTOR.findall(expr):
-        keys = {part.split("=")[0].strip().rstrip("!~") for part in body.split(",") if part.strip()}
+        keys = {_MATCHER_OPERATOR.split(part)[0].strip() for part in body.split(",") if part.strip()}
         labels.setdefault(name, set()).update(keys)
     return labels
 
@@ -133,7 +135,7 @@ def test_every_rule_is_complete() -> None:
 def test_the_documented_alerts_exist() -> None:
     expressions = " ".join(rule["expr"] for rule in _rules())
     for needle in (
-        've_http_requests_total{status=~"5.."}',  # high error rate (HTTP)
+        've_http_requests_total{status=~"5..", route!~"/healthz|/readyz|/metrics"}',  # HTTP errors
         've_jobs_finished_total{status="FAILED"}',  # high error rate (jobs)
         'up{job="video-enhancer-worker"} == 0',  # workers down
         'absent(up{job="video-enhancer-worker"} == 1)',
@@ -147,11 +149,11 @@ def test_the_documented_alerts_exist() -> None:
 
 def test_metric_name_extraction() -> None:
     expr = (
-        'sum by (route) (rate(ve_a_total{status=~"5.."}[5m])) / ignoring(x) ve_b > 0.5'
-        ' and absent(up{job="w"})'
+        'sum by (route) (rate(ve_a_total{status=~"5..", route!~"/x|/y"}[5m])) / ignoring(x) ve_b > 0.5'
+        ' and absent(up{job="w", instance!="i"})'
     )
     assert metric_names(expr) == {"ve_a_total", "ve_b", "up"}
-    assert selector_labels(expr) == {"ve_a_total": {"status"}, "up": {"job"}}
+    assert selector_labels(expr) == {"ve_a_total": {"status", "route"}, "up": {"job", "instance"}}
 
 
 def test_alerts_only_use_exposed_metrics_and_labels(exposed_series: dict[str, set[str]]) -> None:
@@ -187,4 +189,64 @@ def _promtool() -> str:
 
 def test_promtool_accepts_the_rules() -> None:
     result = subprocess.run([_promtool(), "check", "rules", str(ALERTS)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _http_error_rule_test(series: dict[str, str], fires: bool) -> dict[str, Any]:
+    """A `promtool test rules` case: `series` (selector -> values) for 25 minutes, then the verdict."""
+    rule = next(rule for rule in _rules() if rule["alert"] == "VideoEnhancerHighHttpErrorRate")
+    # Every case that fires has only failing API requests: $value is a ratio of 1.
+    annotations = {
+        "summary": rule["annotations"]["summary"],
+        "description": rule["annotations"]["description"].replace(
+            "{{ $value | humanizePercentage }}", "100%"
+        ),
+    }
+    expected = [{"exp_labels": rule["labels"], "exp_annotations": annotations}] if fires else []
+    return {
+        "interval": "1m",
+        "input_series": [{"series": name, "values": values} for name, values in series.items()],
+        "alert_rule_test": [
+            {"eval_time": "25m", "alertname": "VideoEnhancerHighHttpErrorRate", "exp_alerts": expected}
+        ],
+    }
+
+
+def _requests(route: str, status: int) -> str:
+    return f've_http_requests_total{{method="GET", route="{route}", status="{status}"}}'
+
+
+def _per_minute(requests: int) -> str:
+    """A counter rising by `requests` a minute for 30 minutes, in promtool's notation."""
+    return f"0+{requests}x30"
+
+
+def test_http_error_rate_leaves_out_probes_and_scrapes(tmp_path: Path) -> None:
+    cases = [
+        # A failing readiness probe is a dependency down: its own alert reports it, not this one.
+        _http_error_rule_test(
+            {
+                _requests("/readyz", 503): _per_minute(600),
+                _requests("/videos/{video_id}", 200): _per_minute(60),
+            },
+            fires=False,
+        ),
+        # Busy probes and scrapes must not dilute real failures below the threshold (1 in 31).
+        _http_error_rule_test(
+            {
+                _requests("/videos/{video_id}", 500): _per_minute(60),
+                **{_requests(route, 200): _per_minute(600) for route in PROBE_ROUTES},
+            },
+            fires=True,
+        ),
+        # Probes alone do not make the traffic floor: 3 failures a minute on a quiet night stay quiet.
+        _http_error_rule_test(
+            {_requests("/videos", 500): _per_minute(3), _requests("/healthz", 200): _per_minute(30)},
+            fires=False,
+        ),
+    ]
+    tests = tmp_path / "http_error_rate_test.yml"
+    document = {"rule_files": [str(ALERTS)], "evaluation_interval": "1m", "tests": cases}
+    tests.write_text(yaml.safe_dump(document, sort_keys=False))
+    result = subprocess.run([_promtool(), "test", "rules", str(tests)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -85,7 +85,7 @@ def _upload(client: TestClient, clips: ClipLibrary, request_id: str) -> dict[str
 
 
 def _scrape_when_finished_moves(port: int, before: Samples, timeout: float = 10) -> Samples:
-    """The runner counts a job just after committing its final status: wait for that moment."""
+    """A job is counted just after its final status commits: wait for that moment."""
     deadline = time.monotonic() + timeout
     while True:
         after = _scrape(port)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -113,11 +114,23 @@ class _FakeNvml(SimpleNamespace):
 
 
 def _samples(collector: GpuCollector) -> dict[tuple[str, str], float]:
+    """(series, index) -> value; the index is NVML's `gpu` or PyTorch's `device`."""
     return {
-        (sample.name, sample.labels["gpu"]): sample.value
+        (sample.name, sample.labels.get("gpu") or sample.labels["device"]): sample.value
         for family in collector.collect()
         for sample in family.samples
     }
+
+
+def _fake_torch(cuda_initialized: bool) -> SimpleNamespace:
+    """PyTorch as the collector sees it: two devices, 1 GiB in tensors and 3 GiB reserved on each."""
+    cuda = SimpleNamespace(
+        is_initialized=lambda: cuda_initialized,
+        device_count=lambda: 2,
+        memory_allocated=lambda index: 1024**3,
+        memory_reserved=lambda index: 3 * 1024**3,
+    )
+    return SimpleNamespace(cuda=cuda)
 
 
 def test_gpu_collector_reports_each_device() -> None:
@@ -152,3 +165,19 @@ def test_gpu_metrics_from_real_nvml() -> None:
     used = {s.labels["gpu"]: s.value for s in families["ve_gpu_memory_used_bytes"].samples}
     total = {s.labels["gpu"]: s.value for s in families["ve_gpu_memory_total_bytes"].samples}
     assert used.keys() == total.keys() and all(0 < used[g] <= total[g] for g in used)
+
+
+def test_gpu_collector_reports_pytorch_memory_beside_nvml(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "torch", _fake_torch(cuda_initialized=True))
+    samples = _samples(GpuCollector(_FakeNvml()))  # type: ignore[arg-type]
+    assert samples[("ve_gpu_torch_allocated_bytes", "1")] == 1024**3
+    assert samples[("ve_gpu_torch_reserved_bytes", "0")] == 3 * 1024**3
+    assert samples[("ve_gpu_memory_used_bytes", "0")] == 1024 * 1024**2  # NVML's series are unchanged
+
+
+def test_gpu_collector_never_starts_cuda_or_imports_torch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "torch", _fake_torch(cuda_initialized=False))
+    assert not any(name.startswith("ve_gpu_torch") for name, _ in _samples(GpuCollector(_FakeNvml())))  # type: ignore[arg-type]
+    monkeypatch.delitem(sys.modules, "torch")
+    assert not any(name.startswith("ve_gpu_torch") for name, _ in _samples(GpuCollector(_FakeNvml())))  # type: ignore[arg-type]
+    assert "torch" not in sys.modules
