@@ -27,7 +27,7 @@ from pathlib import Path
 
 import av
 import imageio_ffmpeg
-from av.video.reformatter import Interpolation
+from av.video.reformatter import Interpolation, VideoReformatter
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -44,13 +44,19 @@ FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 class _ResizeSession:
     def __init__(self, out_size: Size) -> None:
         self._out_size = out_size
+        # One reformatter per step keeps its swscale context (built once, not once per frame).
+        self._to_planar, self._scale, self._to_packed = (
+            VideoReformatter(),
+            VideoReformatter(),
+            VideoReformatter(),
+        )
 
     def enhance(self, frame: Frame) -> Frame:
         # swscale scales planar RGB several times faster than packed rgb24.
-        planar = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(format="gbrp")
+        planar = self._to_planar.reformat(av.VideoFrame.from_ndarray(frame, format="rgb24"), format="gbrp")
         width, height = self._out_size
-        scaled = planar.reformat(width=width, height=height, interpolation=Interpolation.LANCZOS)
-        return scaled.reformat(format="rgb24").to_ndarray()
+        scaled = self._scale.reformat(planar, width=width, height=height, interpolation=Interpolation.LANCZOS)
+        return self._to_packed.reformat(scaled, format="rgb24").to_ndarray()
 
     def state(self) -> bytes:
         return b""

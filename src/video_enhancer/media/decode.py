@@ -15,7 +15,7 @@ from typing import cast
 import av
 import av.container
 import numpy as np
-from av.video.reformatter import ColorRange, Colorspace, Interpolation
+from av.video.reformatter import ColorRange, Colorspace, Interpolation, VideoReformatter
 
 from video_enhancer.enhancers.base import Frame, Size
 from video_enhancer.media.errors import DecodeFailed
@@ -65,6 +65,9 @@ class FrameConverter:
         self._quarter_turns = video.rotation // 90
         resizing = self._coded != (video.coded_width, video.coded_height)
         self._interpolation = _RESIZE if resizing else _CONVERT_ONLY
+        # One reformatter for the whole video: it keeps its swscale context, which a frame's own
+        # `reformat` would build again for every frame (most of the conversion's cost).
+        self._reformatter = VideoReformatter()
 
     def __call__(self, frame: av.VideoFrame) -> Frame:
         image = self._to_rgb(frame)
@@ -74,7 +77,8 @@ class FrameConverter:
 
     def _to_rgb(self, frame: av.VideoFrame) -> Frame:
         hdr = self._video.hdr
-        rgb = frame.reformat(
+        rgb = self._reformatter.reformat(
+            frame,
             width=self._coded[0],
             height=self._coded[1],
             format="rgb48le" if hdr else "rgb24",

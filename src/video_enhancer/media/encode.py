@@ -15,7 +15,7 @@ from typing import cast
 
 import av
 import av.container
-from av.video.reformatter import ColorRange, Colorspace, Interpolation
+from av.video.reformatter import ColorRange, Colorspace, Interpolation, VideoReformatter
 
 from video_enhancer.enhancers.base import Frame, Size
 from video_enhancer.media.errors import EncodeFailed, EncoderUnavailable
@@ -67,6 +67,7 @@ class PieceEncoder:
         self._durations: dict[int, int] = {}
         self._container = self._open(path, size, time_base, rate, settings)
         self._stream: av.VideoStream = self._container.streams.video[0]
+        self._reformatter = VideoReformatter()  # keeps its swscale context across frames
 
     @staticmethod
     def _open(
@@ -97,7 +98,8 @@ class PieceEncoder:
     def write(self, image: Frame, pts: int, duration: int) -> None:
         """Encode one frame; ``pts`` and ``duration`` are relative to the segment, in ``time_base``."""
         resizing = (image.shape[1], image.shape[0]) != self._size
-        frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(
+        frame = self._reformatter.reformat(
+            av.VideoFrame.from_ndarray(image, format="rgb24"),
             width=self._size[0],
             height=self._size[1],
             format="yuv420p",
