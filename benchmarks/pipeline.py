@@ -1,6 +1,6 @@
 """Media pipeline benchmarks: throughput against plain FFmpeg, and memory against video length.
 
-    .venv/bin/python benchmarks/pipeline.py [--preset veryfast] [--reps 3]
+    .venv/bin/python benchmarks/pipeline.py [--preset slow] [--reps 3]   # slow: the production default
 
 1. Overhead: our pipeline with a pass-through-plus-resize enhancer (swscale Lanczos on RGB)
    against ONE ffmpeg command doing the same Lanczos resize and the same libx264 encode, on
@@ -193,7 +193,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--preset", default="veryfast")
+    parser.add_argument("--preset", default="slow")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--size", default="480x270", help="overhead clip size (output: policy size)")
     parser.add_argument("--memory-size", default="320x180", help="memory clip size")
