@@ -6,6 +6,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Signed upload and download URLs point at the API itself: follow HOST and PORT unless told otherwise.
+VE_PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
+export VE_PUBLIC_BASE_URL
 
 .PHONY: venv migrate run serve worker test test-fast lint format bench clean
 

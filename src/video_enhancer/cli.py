@@ -24,8 +24,15 @@ def _worker(args: argparse.Namespace) -> int:
     return run_worker_process(concurrency=args.concurrency)
 
 
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def _run(args: argparse.Namespace) -> int:
     """API and one worker together: the embedded default, no other set-up."""
+    # uvicorn re-raises the signal that stopped it once it has shut down; with the default
+    # SIGTERM action that would end this process before the worker is stopped below.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     worker = subprocess.Popen([sys.executable, "-m", "video_enhancer.cli", "worker"])
     try:
         return _serve(args)

@@ -216,3 +216,27 @@ def test_pubsub_setting_runs_the_pubsub_consumer_with_the_same_runner(
     assert consumer_settings.worker_concurrency == 3 and consumer_settings.worker_id == "ps"
     assert isinstance(runner, JobRunner) and runner.enhancer is enhancer and stop is worker.stop_event
     assert not thread.is_alive()
+
+
+def test_cli_run_serves_the_api_with_a_worker_and_stops_both_on_sigterm(
+    session_factory: Factory, storage: Storage, worker_settings: Settings, clips: ClipLibrary
+) -> None:
+    import socket
+
+    import httpx
+    import psutil
+
+    with socket.socket() as probe_socket:
+        probe_socket.bind(("127.0.0.1", 0))
+        port = probe_socket.getsockname()[1]
+    job = queue_file(session_factory, storage, worker_settings, clips.get(CFR).path)
+    argv = [sys.executable, "-m", "video_enhancer.cli", "run", "--port", str(port)]
+    with _subprocess(argv, _env(worker_settings)) as proc:
+        _wait_for(lambda: _job(session_factory, job).status == JobStatus.COMPLETED, 90, "the worker's job")
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+        workers = psutil.Process(proc.pid).children()
+        assert len(workers) == 1 and "worker" in workers[0].cmdline()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        psutil.wait_procs(workers, timeout=30)
+        assert not workers[0].is_running()
