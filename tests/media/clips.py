@@ -182,6 +182,31 @@ def empty_file(directory: Path) -> Path:
     return path
 
 
+def unknown_codec_file(directory: Path) -> Path:
+    """An AVI whose video track names a FourCC no decoder knows (as a camera's private codec would)."""
+    source = directory / "mpeg4.avi"
+    run_ffmpeg(
+        [
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=s=64x48:r=10",
+            "-t",
+            "1",
+            "-c:v",
+            "mpeg4",
+            "-vtag",
+            "FMP4",
+            str(source),
+        ]
+    )
+    data = source.read_bytes()
+    assert data.count(b"FMP4") == 2  # the stream header's handler and the bitmap header's compression
+    path = directory / "unknown-codec.avi"
+    path.write_bytes(data.replace(b"FMP4", b"ZQ9X"))
+    return path
+
+
 def audio_only_file(directory: Path) -> Path:
     path = directory / "audio-only.m4a"
     run_ffmpeg(["-f", "lavfi", "-i", "sine=f=440:r=48000", "-t", "1", "-c:a", "aac", str(path)])

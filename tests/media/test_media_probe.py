@@ -18,8 +18,9 @@ from media.clips import (
     faststart_copy,
     text_file,
     truncated_copy,
+    unknown_codec_file,
 )
-from video_enhancer.media.errors import InvalidVideo
+from video_enhancer.media.errors import InvalidVideo, UnsupportedCodec
 from video_enhancer.media.probe import probe
 
 
@@ -83,6 +84,12 @@ def test_text_file_named_mp4_is_invalid(tmp_path: Path) -> None:
     with pytest.raises(InvalidVideo) as caught:
         probe(text_file(tmp_path))
     assert caught.value.detail  # FFmpeg's message travels with the error
+
+
+def test_unknown_video_codec_is_unsupported(tmp_path: Path) -> None:
+    with pytest.raises(UnsupportedCodec) as caught:
+        probe(unknown_codec_file(tmp_path))
+    assert caught.value.code == "UNSUPPORTED_CODEC"
 
 
 def test_missing_file_is_invalid(tmp_path: Path) -> None:

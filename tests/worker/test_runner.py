@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from media.clips import CFR, LONG, ClipLibrary, empty_file, text_file, truncated_copy
+from media.clips import CFR, LONG, ClipLibrary, empty_file, text_file, truncated_copy, unknown_codec_file
 from video_enhancer.billing.service import minutes_held
 from video_enhancer.config import Settings
 from video_enhancer.enhancers.lanczos import LanczosEnhancer
@@ -86,9 +86,10 @@ def test_output_height_follows_the_plan(
 
 
 BAD_FILES = {
-    "truncated": lambda clips, d: truncated_copy(clips.get(CFR), d),
-    "text": lambda _clips, d: text_file(d),
-    "empty": lambda _clips, d: empty_file(d),
+    "truncated": (lambda clips, d: truncated_copy(clips.get(CFR), d), "INVALID_VIDEO"),
+    "text": (lambda _clips, d: text_file(d), "INVALID_VIDEO"),
+    "empty": (lambda _clips, d: empty_file(d), "INVALID_VIDEO"),
+    "unknown codec": (lambda _clips, d: unknown_codec_file(d), "UNSUPPORTED_CODEC"),
 }
 
 
@@ -101,15 +102,14 @@ def test_bad_file_fails_with_code_and_worker_goes_on(
     clips: ClipLibrary,
     tmp_path: Path,
 ) -> None:
-    bad = queue_file(
-        session_factory, storage, worker_settings, BAD_FILES[kind](clips, tmp_path), minutes_held=1
-    )
+    make_file, code = BAD_FILES[kind]
+    bad = queue_file(session_factory, storage, worker_settings, make_file(clips, tmp_path), minutes_held=1)
     runner = _runner(worker_settings, session_factory, storage)
     outcome = runner.run(claim(session_factory))
 
-    assert outcome.outcome == Outcome.FAILED and outcome.error_code == "INVALID_VIDEO"
+    assert outcome.outcome == Outcome.FAILED and outcome.error_code == code
     fresh, _video, user, ledger = _rows(session_factory, bad)
-    assert fresh.status == JobStatus.FAILED and fresh.error_code == "INVALID_VIDEO"
+    assert fresh.status == JobStatus.FAILED and fresh.error_code == code
     assert fresh.error_message and "video" in fresh.error_message.lower()
     assert fresh.minutes_charged is None and ledger == 0 and user.minutes_used_this_month == 0
     with session_factory() as s:
