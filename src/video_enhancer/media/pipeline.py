@@ -22,7 +22,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -310,35 +309,27 @@ class _SegmentRun:
             raise EnhancementFailed(detail=repr(exc)) from exc
 
     def _encode(self, spans: Sequence[SegmentSpan], should_stop: Callable[[], bool] | None) -> list[Piece]:
-        # A finished segment's encoder is flushed and its piece checkpointed on a second thread
-        # while the next segment encodes: x264 drains its lookahead on few threads, so doing it
-        # inline would leave cores idle at every segment boundary. Finishes run in order.
-        finishing: list[Future[Piece]] = []
+        pieces: list[Piece] = []
         encoder: PieceEncoder | None = None
         remaining = iter(spans)
         span = next(remaining)
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="finish-segment") as finisher:
-            try:
-                for item in drain(self.enhanced, self.cancel):
-                    if isinstance(item, _SegmentEnd):
-                        assert encoder is not None
-                        finishing.append(finisher.submit(self._finish, item, encoder))
-                        encoder = None
-                        _raise_first_failure(finishing)
-                        if should_stop is not None and should_stop() and item.span.index != spans[-1].index:
-                            wait(finishing)  # the segments done so far are saved before stopping
-                            _raise_first_failure(finishing)
-                            raise PipelineStopped()
-                        continue
-                    while item.number >= span.end_frame:
-                        span = next(remaining)
-                    encoder = encoder or self._new_encoder(span)
-                    encoder.write(item.image, item.pts - span.start_pts, self._duration(item.number))
-                    self.reporter.frame_done()
-            finally:
-                if encoder is not None:
-                    encoder.abort()
-        pieces = [future.result() for future in finishing]
+        try:
+            for item in drain(self.enhanced, self.cancel):
+                if isinstance(item, _SegmentEnd):
+                    assert encoder is not None
+                    pieces.append(self._finish(item, encoder.close()))
+                    encoder = None
+                    if should_stop is not None and should_stop() and item.span.index != spans[-1].index:
+                        raise PipelineStopped()
+                    continue
+                while item.number >= span.end_frame:
+                    span = next(remaining)
+                encoder = encoder or self._new_encoder(span)
+                encoder.write(item.image, item.pts - span.start_pts, self._duration(item.number))
+                self.reporter.frame_done()
+        finally:
+            if encoder is not None:
+                encoder.abort()
         if len(pieces) != len(spans):
             raise DecodeFailed("The pipeline ended before the last segment.")
         return pieces
@@ -348,8 +339,7 @@ class _SegmentRun:
         path = self.scratch / f"piece-{span.index:06d}.mp4"
         return PieceEncoder(path, self.sizes.output, self.info.video.time_base, rate, self.config.encoder)
 
-    def _finish(self, end: _SegmentEnd, encoder: PieceEncoder) -> Piece:
-        path = encoder.close()
+    def _finish(self, end: _SegmentEnd, path: Path) -> Piece:
         if self.checkpoint is not None:
             meta = {
                 "fingerprint": self.fingerprint,
@@ -364,13 +354,6 @@ class _SegmentRun:
         pts = self.info.video.frame_pts
         following = pts[number + 1] if number + 1 < len(pts) else self.info.video.end_pts
         return following - pts[number]
-
-
-def _raise_first_failure(finishing: Sequence[Future[Piece]]) -> None:
-    """Stop encoding as soon as an earlier segment failed to finish (its error, not a later one)."""
-    for future in finishing:
-        if future.done() and future.exception() is not None:
-            future.result()
 
 
 def _enhance_frame(session: EnhancerSession, image: Frame, size: tuple[int, int]) -> Frame:
