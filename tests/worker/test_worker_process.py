@@ -187,6 +187,21 @@ def test_metrics_and_readiness_port(engine: Engine, storage: Storage, worker_set
         thread.join(timeout=30)
 
 
+def test_a_taken_metrics_port_stops_the_worker_with_a_clear_message(
+    engine: Engine, storage: Storage, worker_settings: Settings
+) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        settings = worker_settings.model_copy(update={"worker_metrics_port": taken.getsockname()[1]})
+        worker = WorkerProcess(settings, engine=engine, storage=storage, enhancer=HookedLanczos())
+        with pytest.raises(SystemExit, match="VE_WORKER_METRICS_PORT"):
+            worker.run()
+    assert not worker.ready
+
+
 def test_pubsub_setting_runs_the_pubsub_consumer_with_the_same_runner(
     engine: Engine, storage: Storage, worker_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:

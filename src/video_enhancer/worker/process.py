@@ -165,7 +165,14 @@ class WorkerProcess:
             return None
         from video_enhancer.observability.worker_http import start_worker_http_server
 
-        return start_worker_http_server(self.settings.worker_metrics_port, lambda: self.ready)
+        try:
+            return start_worker_http_server(self.settings.worker_metrics_port, lambda: self.ready)
+        except OSError as exc:
+            # Typically a second worker process on the host with the same port.
+            raise SystemExit(
+                f"The worker's metrics port {self.settings.worker_metrics_port} is not available ({exc}); "
+                "give each worker process its own VE_WORKER_METRICS_PORT, or -1 to turn it off."
+            ) from exc
 
     def _job_loop(self, runner: JobRunner, lease_owner: str) -> None:
         wakeup = make_wakeup(self.settings.database_url, self.stop_event)
