@@ -147,9 +147,9 @@ class Settings(BaseSettings):
         """`a@x.org,b@x.org` (or a JSON list) from the environment; compared case-insensitively."""
         if isinstance(value, str):
             text = value.strip()
-            if text.startswith("["):
-                return json.loads(text)
-            return [part.strip().lower() for part in text.split(",") if part.strip()]
+            value = json.loads(text) if text.startswith("[") else text.split(",")
+        if isinstance(value, list):
+            return [str(email).strip().lower() for email in value if str(email).strip()]
         return value
 
     @model_validator(mode="after")

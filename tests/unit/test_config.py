@@ -53,7 +53,7 @@ def test_readme_documents_every_setting() -> None:
 def test_admin_emails_are_read_comma_separated_or_as_json(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VE_ADMIN_EMAILS", " Ops@Example.com, oncall@example.com ,")
     assert Settings().admin_emails == ["ops@example.com", "oncall@example.com"]
-    monkeypatch.setenv("VE_ADMIN_EMAILS", '["ops@example.com"]')
+    monkeypatch.setenv("VE_ADMIN_EMAILS", '["Ops@Example.com"]')
     assert Settings().admin_emails == ["ops@example.com"]
     monkeypatch.setenv("VE_ADMIN_EMAILS", "")
     assert Settings().admin_emails == []
