@@ -80,6 +80,26 @@ def test_lease_expired_job_out_of_attempts_counts_as_worker_lost(
     assert _finished(JobStatus.FAILED, WORKER_LOST) == before + 1
 
 
+def test_retries_count_once_each_and_the_last_attempt_counts_as_failed(
+    session_factory: Factory, settings: Settings
+) -> None:
+    from video_enhancer.queue.database import retry_job
+
+    job = _queued_job(session_factory, settings, max_attempts=2)
+    retries_before = _sample("ve_job_retries_total", reason="STORAGE_UNAVAILABLE")
+    failed_before = _finished(JobStatus.FAILED, "STORAGE_UNAVAILABLE")
+    later = utcnow()
+    for expected in (JobStatus.QUEUED, JobStatus.FAILED):
+        claimed = claim_next_job(session_factory, "worker", 60, now=later)
+        assert claimed is not None
+        assert retry_job(session_factory, claimed, "STORAGE_UNAVAILABLE", "down", now=later) == expected
+        assert retry_job(session_factory, claimed, "STORAGE_UNAVAILABLE", "down", now=later) is None
+        later += timedelta(hours=1)  # past the back-off
+    assert _status(session_factory, job.id) == JobStatus.FAILED
+    assert _sample("ve_job_retries_total", reason="STORAGE_UNAVAILABLE") == retries_before + 1
+    assert _finished(JobStatus.FAILED, "STORAGE_UNAVAILABLE") == failed_before + 1
+
+
 def test_counter_refuses_a_status_that_is_not_final() -> None:
     with pytest.raises(ValueError, match="not a final job status"):
         record_job_finished(JobStatus.QUEUED)

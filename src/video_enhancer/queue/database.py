@@ -15,9 +15,10 @@ job row first), so two workers can never both own a job:
   worker that lost its lease cannot overwrite the new owner's work, and a second completion
   charges nothing.
 
-Every change to a final status made here is counted in `ve_jobs_finished_total` right after its
-transaction commits, and only when a row really changed: each final transition counts once,
-whichever part of the worker (job runner, recovery, Pub/Sub safety net) caused it.
+Every change to a final status made here is counted in `ve_jobs_finished_total`, and every retry
+in `ve_job_retries_total`, right after its transaction commits and only when a row really
+changed: each transition counts once, whichever part of the worker (job runner, recovery,
+Pub/Sub safety net) caused it.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from video_enhancer.billing.service import charge_job
 from video_enhancer.db import session_scope
 from video_enhancer.models import Job, JobStatus, User, Video, utcnow
 from video_enhancer.models.base import UTCDateTime
-from video_enhancer.observability.metrics import record_job_finished
+from video_enhancer.observability.metrics import JOB_RETRIES, record_job_finished
 from video_enhancer.queue.service import notify_workers
 
 SessionFactory = sessionmaker[Session]
@@ -349,7 +350,10 @@ def retry_job(
         "error_code": code,
         "error_message": message,
     }
-    return JobStatus.QUEUED if _update_owned(session_factory, claimed, values) else None
+    if not _update_owned(session_factory, claimed, values):
+        return None
+    JOB_RETRIES.labels(reason=code).inc()
+    return JobStatus.QUEUED
 
 
 def acknowledge_cancel(session_factory: SessionFactory, claimed: ClaimedJob) -> bool:

@@ -41,7 +41,7 @@ from google.cloud import pubsub_v1
 from video_enhancer.config import Settings
 from video_enhancer.db import make_engine, make_session_factory
 from video_enhancer.models import TERMINAL_STATUSES, Job, JobStatus
-from video_enhancer.observability.metrics import JOB_RETRIES, WORKER_BUSY
+from video_enhancer.observability.metrics import WORKER_BUSY
 from video_enhancer.queue.database import (
     ClaimedJob,
     claim_job_by_id,
@@ -229,10 +229,8 @@ class PubSubJobConsumer:
             self._retry_after_runner_error(claimed, exc)
 
     def _retry_after_runner_error(self, claimed: ClaimedJob, exc: Exception) -> None:
-        # retry_job counts the job as FAILED itself when no attempts are left.
-        message = f"{type(exc).__name__}: {exc}"[:500]
-        if retry_job(self._session_factory, claimed, WORKER_ERROR, message) == JobStatus.QUEUED:
-            JOB_RETRIES.labels(reason=WORKER_ERROR).inc()
+        # retry_job counts the retry, or the failure when no attempts are left.
+        retry_job(self._session_factory, claimed, WORKER_ERROR, f"{type(exc).__name__}: {exc}"[:500])
 
     def _settle(self, job_id: uuid.UUID, message: Pulled) -> None:
         """Ack only once the outcome is committed; a requeued job comes back after its back-off."""

@@ -48,7 +48,6 @@ from video_enhancer.models import Job, JobStage, JobStatus, User, Video
 from video_enhancer.observability.metrics import (
     FRAMES_PROCESSED,
     JOB_PROCESSING_SECONDS,
-    JOB_RETRIES,
     MINUTES_CHARGED,
     StorageOperation,
     record_storage_error,
@@ -392,7 +391,6 @@ class JobRunner:
         )
         status = retry_job(self.session_factory, claimed, code, message)
         if status == JobStatus.QUEUED:
-            JOB_RETRIES.labels(reason=code).inc()
             return JobOutcome(Outcome.RETRYING, error_code=code)
         if status == JobStatus.FAILED:
             return JobOutcome(Outcome.FAILED, error_code=code)
