@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -172,6 +172,16 @@ class Settings(BaseSettings):
         if self.enhancer != "auto":
             return self.enhancer
         return "stream-diffvsr" if (self.model_path or self.model_id) else "lanczos"
+
+    def stream_diffvsr_options(self) -> dict[str, Any]:
+        """Constructor arguments of the stream-diffvsr enhancer."""
+        return {
+            "model_path": self.model_path,
+            "model_id": self.model_id,
+            "flow_weights": self.flow_weights,
+            "device": self.model_device,
+            "dtype": self.model_dtype,
+        }
 
 
 @lru_cache

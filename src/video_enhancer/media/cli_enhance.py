@@ -45,15 +45,13 @@ def model_options(args: argparse.Namespace) -> dict[str, Any]:
         return {}
     from video_enhancer.config import get_settings
 
-    settings = get_settings()
-    weights = args.weights or settings.model_path or settings.model_id
-    return {
-        "model_path": weights if weights is not None and Path(weights).is_dir() else None,
-        "model_id": weights if weights is not None and not Path(weights).is_dir() else None,
-        "flow_weights": args.flow_weights or settings.flow_weights,
-        "device": args.device or settings.model_device,
-        "dtype": args.dtype or settings.model_dtype,
-    }
+    flags = {"flow_weights": args.flow_weights, "model_device": args.device, "model_dtype": args.dtype}
+    overrides: dict[str, Any] = {name: value for name, value in flags.items() if value is not None}
+    if args.weights is not None:  # a folder, else a hub id; it replaces both settings
+        is_folder = Path(args.weights).is_dir()
+        overrides["model_path"] = Path(args.weights) if is_folder else None
+        overrides["model_id"] = None if is_folder else args.weights
+    return get_settings().model_copy(update=overrides).stream_diffvsr_options()
 
 
 def enhance_command(args: argparse.Namespace) -> int:

@@ -55,15 +55,7 @@ def default_worker_id() -> str:
 
 def enhancer_options(settings: Settings) -> dict[str, Any]:
     """Constructor arguments for the configured enhancer (lanczos takes none)."""
-    if settings.resolved_enhancer != "stream-diffvsr":
-        return {}
-    return {
-        "model_path": settings.model_path,
-        "model_id": settings.model_id,
-        "flow_weights": settings.flow_weights,
-        "device": settings.model_device,
-        "dtype": settings.model_dtype,
-    }
+    return settings.stream_diffvsr_options() if settings.resolved_enhancer == "stream-diffvsr" else {}
 
 
 def load_enhancer(settings: Settings) -> Enhancer:
