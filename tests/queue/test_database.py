@@ -23,6 +23,7 @@ from video_enhancer.queue.database import (
     extend_lease,
     fail_job,
     hand_back_job,
+    record_progress,
     requeue_expired_leases,
     retry_delay_seconds,
     retry_job,
@@ -307,3 +308,33 @@ def test_hand_back_does_not_count_attempt(
     assert fresh.status == JobStatus.QUEUED and fresh.attempts == 0 and fresh.lease_owner is None
     again = claim_next_job(session_factory, "w2", 60)
     assert again is not None and again.job_id == job.id and again.attempts == 1
+
+
+_LIVE = {"stage": "enhancing", "progress_percent": 40.0, "fps": 12.5, "eta_seconds": 30.0}
+
+
+@pytest.mark.parametrize("way_out", ["complete", "fail", "retry", "cancel", "hand_back", "lease_expiry"])
+def test_leaving_processing_clears_live_progress(
+    session: Session, session_factory: Factory, settings: Settings, way_out: str
+) -> None:
+    """Stage, speed and ETA describe a running job; no finished or waiting job keeps stale ones."""
+    job = _queued(session, settings)
+    claimed = claim_next_job(session_factory, "w", 60)
+    assert claimed is not None and record_progress(session_factory, claimed, _LIVE)
+    assert _reload(session_factory, job).stage == "enhancing"
+    if way_out == "complete":
+        assert complete_job(session_factory, claimed, _output()) is not None
+    elif way_out == "fail":
+        assert fail_job(session_factory, claimed, "INVALID_VIDEO", "Bad file.")
+    elif way_out == "retry":
+        assert retry_job(session_factory, claimed, "STORAGE_UNAVAILABLE", "Down.") == JobStatus.QUEUED
+    elif way_out == "cancel":
+        assert acknowledge_cancel(session_factory, claimed)
+    elif way_out == "hand_back":
+        assert hand_back_job(session_factory, claimed)
+    else:
+        recovered = requeue_expired_leases(session_factory, now=utcnow() + timedelta(seconds=120))
+        assert recovered.requeued == 1
+    fresh = _reload(session_factory, job)
+    assert fresh.status != JobStatus.PROCESSING
+    assert (fresh.stage, fresh.fps, fresh.eta_seconds) == (None, None, None)

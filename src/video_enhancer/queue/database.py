@@ -213,8 +213,9 @@ def extend_lease(
 
 
 def _released() -> dict[str, Any]:
-    """Values every way out of PROCESSING shares: no lease; terminal ones also release the hold."""
-    return {"lease_owner": None, "lease_expires_at": None}
+    """Values every way out of PROCESSING shares: no lease, no live progress (stage, speed, ETA);
+    terminal ones also release the hold."""
+    return {"lease_owner": None, "lease_expires_at": None, "stage": None, "fps": None, "eta_seconds": None}
 
 
 def _terminal(now: datetime) -> dict[str, Any]:
@@ -299,7 +300,9 @@ def _write_completion(job: Job, video: Video, output: CompletedOutput, now: date
     job.status = JobStatus.COMPLETED
     job.completed_at = now
     job.progress_percent = 100.0
-    job.eta_seconds = 0.0
+    job.stage = None
+    job.fps = None
+    job.eta_seconds = None
     job.minutes_held = 0
     job.lease_owner = None
     job.lease_expires_at = None
