@@ -17,6 +17,28 @@ def decoded_frames(path: Path) -> list[np.ndarray]:
         return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
 
 
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * float(np.log10(255**2 / mse))
+
+
+def assert_resumed_matches(resumed: list[np.ndarray], straight: list[np.ndarray], reused: int) -> None:
+    """A resumed output against an uninterrupted one of the same input.
+
+    The first ``reused`` frames come from pieces the resumed run copied, so they are identical.
+    The rest were encoded by a fresh encoder, whose rate control started anew at the resume
+    point: they differ only by encoding noise, and each is its own frame, not a neighbour.
+    """
+    assert len(resumed) == len(straight)
+    assert all(np.array_equal(a, b) for a, b in zip(resumed[:reused], straight[:reused], strict=True))
+    for k in range(reused, len(straight)):
+        own = psnr(resumed[k], straight[k])
+        assert own >= 40.0, f"frame {k}: {own:.1f} dB"
+        for other in (k - 1, k + 1):
+            if 0 <= other < len(straight) and psnr(straight[k], straight[other]) < 35.0:
+                assert own > psnr(resumed[k], straight[other]), f"frame {k} looks like frame {other}"
+
+
 def presentation_times(path: Path) -> list[Fraction]:
     """Every video packet's pts in seconds, sorted, relative to the first."""
     with av.open(str(path)) as container:

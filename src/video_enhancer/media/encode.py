@@ -1,12 +1,18 @@
-"""Encode enhanced RGB frames into an H.264 MP4 piece (one piece per segment).
+"""Encode enhanced frames into H.264 MP4 pieces, one piece per segment.
 
-Every piece is encoded with identical settings so its parameter sets (SPS/PPS) match and the
-pieces can be joined at packet level (see ``join.py``). Timestamps are the source's own,
-relative to the segment start, in the source time base: variable frame rate survives.
+One encoder runs across all the segments of a run: stopping and restarting an encoder at
+every segment would drain its look-ahead and frame threads each time (the encoder idles while
+it flushes). Instead the first frame of every segment is forced to be an IDR frame (x264's
+GOPs are closed), so the packet stream can be cut there: every piece starts with a key frame
+and decodes on its own. A resumed run starts a new encoder with the same settings, hence the
+same parameter sets (SPS/PPS), so its pieces join the earlier ones at packet level
+(see ``join.py``). Timestamps are the source's own, in the source time base, relative to each
+segment's start in its piece: variable frame rate survives.
 """
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass
 from fractions import Fraction
@@ -15,6 +21,7 @@ from typing import cast
 
 import av
 import av.container
+from av.video.frame import PictureType
 from av.video.reformatter import ColorRange, Colorspace, Interpolation, VideoReformatter
 
 from video_enhancer.enhancers.base import Frame, Size
@@ -38,11 +45,12 @@ class EncoderSettings:
     """0 lets the encoder choose."""
 
     def codec_options(self) -> dict[str, str]:
+        # forced-idr: a frame marked I (a segment start) becomes an IDR frame, where pieces are cut.
         if self.codec == "h264_nvenc":
             # NVENC has no CRF; constant quality (cq) in VBR mode is its equivalent.
             preset = self.preset if self.preset in _NVENC_PRESETS else "p6"
-            return {"preset": preset, "rc": "vbr", "cq": str(self.crf), "b": "0"}
-        return {"preset": self.preset, "crf": str(self.crf)}
+            return {"preset": preset, "rc": "vbr", "cq": str(self.crf), "b": "0", "forced-idr": "1"}
+        return {"preset": self.preset, "crf": str(self.crf), "forced-idr": "1"}
 
 
 def check_encoder(settings: EncoderSettings) -> None:
@@ -55,50 +63,20 @@ def check_encoder(settings: EncoderSettings) -> None:
         ) from exc
 
 
-class PieceEncoder:
-    """Writes one segment: RGB frames in, an MP4 file with one H.264 track out."""
+class OutputConverter:
+    """Enhanced RGB frames to the encoder's input: yuv420p, BT.709, limited range, output size.
 
-    def __init__(
-        self, path: Path, size: Size, time_base: Fraction, rate: Fraction, settings: EncoderSettings
-    ):
-        self.path = path
+    Kept apart from the encoder so that the pipeline runs it on another thread than the one
+    feeding the encoder: the encoder is the slowest stage, and waits for nothing else.
+    """
+
+    def __init__(self, size: Size) -> None:
         self._size = size
-        self._time_base = time_base
-        self._durations: dict[int, int] = {}
-        self._container = self._open(path, size, time_base, rate, settings)
-        self._stream: av.VideoStream = self._container.streams.video[0]
         self._reformatter = VideoReformatter()  # keeps its swscale context across frames
 
-    @staticmethod
-    def _open(
-        path: Path, size: Size, time_base: Fraction, rate: Fraction, settings: EncoderSettings
-    ) -> av.container.OutputContainer:
-        container = av.open(os.fspath(path), mode="w", format="mp4")
-        try:
-            stream = cast(
-                av.VideoStream,
-                container.add_stream(settings.codec, rate=rate, options=settings.codec_options()),
-            )
-            stream.width, stream.height = size
-            stream.pix_fmt = "yuv420p"
-            stream.time_base = time_base
-            context = stream.codec_context
-            context.time_base = time_base
-            context.thread_count = settings.threads
-            context.color_primaries = context.color_trc = context.colorspace = BT709
-            context.color_range = TV_RANGE
-            context.open()
-        except (av.FFmpegError, ValueError) as exc:
-            container.close()
-            raise EncoderUnavailable(
-                f"The encoder {settings.codec!r} could not be opened.", detail=str(exc)
-            ) from exc
-        return container
-
-    def write(self, image: Frame, pts: int, duration: int) -> None:
-        """Encode one frame; ``pts`` and ``duration`` are relative to the segment, in ``time_base``."""
+    def __call__(self, image: Frame) -> av.VideoFrame:
         resizing = (image.shape[1], image.shape[0]) != self._size
-        frame = self._reformatter.reformat(
+        return self._reformatter.reformat(
             av.VideoFrame.from_ndarray(image, format="rgb24"),
             width=self._size[0],
             height=self._size[1],
@@ -108,28 +86,142 @@ class PieceEncoder:
             dst_color_range=ColorRange.MPEG,
             interpolation=_OUTPUT_RESIZE if resizing else _CONVERT_ONLY,
         )
+
+
+@dataclass(frozen=True)
+class PieceSpan:
+    """Where a piece starts and ends on the source timeline, and its file."""
+
+    index: int
+    start_pts: int
+    end_pts: int
+    path: Path
+
+
+class SegmentedEncoder:
+    """Frames in, one MP4 piece per segment out, from one continuous encoder.
+
+    Call ``begin_piece`` before the first frame of each segment, ``write`` for each frame
+    (converted by ``OutputConverter``) with its source ``pts``, and ``finish`` at the end (or
+    to stop after the current segment). Both ``write`` and ``finish`` return the pieces that
+    became complete: a piece is complete when the encoder emits the first packet of the next
+    one, which trails the input by the encoder's look-ahead.
+    """
+
+    def __init__(self, size: Size, time_base: Fraction, rate: Fraction, settings: EncoderSettings):
+        self._size = size
+        self._time_base = time_base
+        self._durations: dict[int, int] = {}
+        self._pending: list[PieceSpan] = []
+        self._writing: tuple[PieceSpan, av.container.OutputContainer, av.VideoStream] | None = None
+        self._next_key: int | None = None
+        # The encoder's own container only carries the stream whose parameters the pieces copy;
+        # it is never written to beyond its header.
+        self._header = io.BytesIO()
+        self._host = av.open(self._header, mode="w", format="mp4")
+        self._stream = self._open_stream(self._host, size, time_base, rate, settings)
+
+    @staticmethod
+    def _open_stream(
+        host: av.container.OutputContainer,
+        size: Size,
+        time_base: Fraction,
+        rate: Fraction,
+        settings: EncoderSettings,
+    ) -> av.VideoStream:
+        try:
+            stream = cast(
+                av.VideoStream,
+                host.add_stream(settings.codec, rate=rate, options=settings.codec_options()),
+            )
+            stream.width, stream.height = size
+            stream.pix_fmt = "yuv420p"
+            stream.time_base = time_base
+            context = stream.codec_context
+            context.time_base = time_base
+            context.thread_count = settings.threads
+            # PyAV asks for slice threads by default; x264's frame threads (FFmpeg's own default)
+            # encode 720p about 1.25x faster here for the same quality.
+            context.thread_type = "FRAME"
+            context.color_primaries = context.color_trc = context.colorspace = BT709
+            context.color_range = TV_RANGE
+            host.start_encoding()  # opens the encoder; its parameter sets land in the stream
+        except (av.FFmpegError, ValueError) as exc:
+            host.close()
+            raise EncoderUnavailable(
+                f"The encoder {settings.codec!r} could not be opened.", detail=str(exc)
+            ) from exc
+        return stream
+
+    def begin_piece(self, piece: PieceSpan) -> None:
+        """The next frame written starts ``piece`` (and is encoded as a key frame)."""
+        self._pending.append(piece)
+        self._next_key = piece.start_pts
+
+    def write(self, frame: av.VideoFrame, pts: int, duration: int) -> list[PieceSpan]:
+        """Encode one frame (from ``OutputConverter``) at source ``pts`` lasting ``duration``."""
         frame.pts = pts
         frame.time_base = self._time_base
+        frame.pict_type = PictureType.I if pts == self._next_key else PictureType.NONE
         self._durations[pts] = duration
-        self._encode(frame)
+        return self._encode(frame)
 
-    def close(self) -> Path:
-        """Flush the encoder and finish the file."""
-        self._encode(None)
-        self._container.close()
-        return self.path
+    def finish(self) -> list[PieceSpan]:
+        """Flush the encoder: every piece begun so far is complete."""
+        done = self._encode(None)
+        if self._writing is not None:
+            done.append(self._close_piece())
+        self._host.close()
+        return done
 
     def abort(self) -> None:
-        try:
-            self._container.close()
-        except (av.FFmpegError, ValueError):
-            pass  # the piece is discarded anyway
+        """Discard everything (the pieces not yet complete are left unfinished)."""
+        for container in ([self._writing[1]] if self._writing else []) + [self._host]:
+            try:
+                container.close()
+            except (av.FFmpegError, ValueError, OSError):
+                pass  # the pieces are discarded anyway
+        self._writing = None
 
-    def _encode(self, frame: av.VideoFrame | None) -> None:
+    def _encode(self, frame: av.VideoFrame | None) -> list[PieceSpan]:
+        done: list[PieceSpan] = []
         try:
             for packet in self._stream.encode(frame):
+                if packet.pts is None or packet.dts is None:
+                    raise EncodeFailed(detail="the encoder returned a packet without timestamps")
+                if self._writing is None or packet.pts >= self._writing[0].end_pts:
+                    if self._writing is not None:
+                        done.append(self._close_piece())
+                    self._open_piece(packet)
+                assert self._writing is not None
+                piece, container, stream = self._writing
                 # Encoders leave packet durations unset; the MP4 muxer would guess the last one.
-                packet.duration = self._durations.pop(packet.pts, 0) if packet.pts is not None else 0
-                self._container.mux(packet)
-        except (av.FFmpegError, ValueError) as exc:
+                packet.duration = self._durations.pop(packet.pts, 0)
+                packet.pts -= piece.start_pts
+                packet.dts -= piece.start_pts
+                packet.stream = stream
+                container.mux(packet)
+        except (av.FFmpegError, ValueError, OSError) as exc:
             raise EncodeFailed(detail=str(exc)) from exc
+        return done
+
+    def _open_piece(self, packet: av.Packet) -> None:
+        if not self._pending:
+            raise EncodeFailed(detail=f"a packet at pts {packet.pts} belongs to no piece")
+        piece = self._pending.pop(0)
+        # The closed GOP guarantees it: a piece's packets start with its own key frame.
+        if packet.pts != piece.start_pts or not packet.is_keyframe:
+            raise EncodeFailed(
+                "The encoder did not start a segment with a key frame.",
+                detail=f"piece {piece.index}: first packet pts {packet.pts}, key {packet.is_keyframe}",
+            )
+        container = av.open(os.fspath(piece.path), mode="w", format="mp4")
+        stream = container.add_stream_from_template(self._stream)
+        self._writing = (piece, container, stream)
+
+    def _close_piece(self) -> PieceSpan:
+        assert self._writing is not None
+        piece, container, _ = self._writing
+        self._writing = None
+        container.close()
+        return piece

@@ -21,18 +21,31 @@ import queue
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
 
 from video_enhancer.enhancers.base import Enhancer, EnhancerError, EnhancerSession, Frame
 from video_enhancer.media.decode import iter_frames
-from video_enhancer.media.encode import EncoderSettings, PieceEncoder, check_encoder
-from video_enhancer.media.errors import DecodeFailed, EnhancementFailed, MediaError, PipelineStopped
+from video_enhancer.media.encode import (
+    EncoderSettings,
+    OutputConverter,
+    PieceSpan,
+    SegmentedEncoder,
+    check_encoder,
+)
+from video_enhancer.media.errors import (
+    DecodeFailed,
+    EncodeFailed,
+    EnhancementFailed,
+    MediaError,
+    PipelineStopped,
+)
 from video_enhancer.media.join import Piece, join_pieces
 from video_enhancer.media.probe import MediaInfo
 from video_enhancer.media.segments import Checkpoint, SegmentSpan, plan_segments, resumable_prefix
@@ -164,6 +177,13 @@ class _FrameItem:
 
 
 @dataclass(frozen=True)
+class _EncoderInput:
+    number: int
+    pts: int
+    frame: av.VideoFrame
+
+
+@dataclass(frozen=True)
 class _SegmentEnd:
     span: SegmentSpan
     state: bytes
@@ -291,10 +311,12 @@ class _SegmentRun:
     def _enhance(self, spans: Sequence[SegmentSpan], state: bytes | None) -> None:
         ends = {span.end_frame - 1: span for span in spans}
         session = self._open_session(state)
+        convert = OutputConverter(self.sizes.output)
         try:
             for item in drain(self.decoded, self.cancel):
                 image = _enhance_frame(session, item.image, self.sizes.enhancer_output)
-                put(self.enhanced, _FrameItem(item.number, item.pts, image), self.cancel)
+                # Converted here, not on the encoder's thread: see OutputConverter.
+                put(self.enhanced, _EncoderInput(item.number, item.pts, convert(image)), self.cancel)
                 if item.number in ends:
                     put(self.enhanced, _SegmentEnd(ends[item.number], session.state()), self.cancel)
         finally:
@@ -309,46 +331,72 @@ class _SegmentRun:
             raise EnhancementFailed(detail=repr(exc)) from exc
 
     def _encode(self, spans: Sequence[SegmentSpan], should_stop: Callable[[], bool] | None) -> list[Piece]:
+        """One encoder for all remaining segments; each piece is saved as soon as it is complete."""
+        encoder = self._new_encoder()
+        by_index = {span.index: span for span in spans}
+        states: dict[int, bytes] = {}
         pieces: list[Piece] = []
-        encoder: PieceEncoder | None = None
         remaining = iter(spans)
-        span = next(remaining)
+        span: SegmentSpan | None = None
+        finished = False
         try:
             for item in drain(self.enhanced, self.cancel):
                 if isinstance(item, _SegmentEnd):
-                    assert encoder is not None
-                    pieces.append(self._finish(item, encoder.close()))
-                    encoder = None
-                    if should_stop is not None and should_stop() and item.span.index != spans[-1].index:
+                    states[item.span.index] = item.state
+                    last = item.span.index == spans[-1].index
+                    if not last and should_stop is not None and should_stop():
+                        # Stop after this segment: flushing completes (and saves) its piece.
+                        done = encoder.finish()
+                        finished = True
+                        self._save(done, by_index, states, pieces)
                         raise PipelineStopped()
                     continue
-                while item.number >= span.end_frame:
+                while span is None or item.number >= span.end_frame:
                     span = next(remaining)
-                encoder = encoder or self._new_encoder(span)
-                encoder.write(item.image, item.pts - span.start_pts, self._duration(item.number))
+                    encoder.begin_piece(self._piece_span(span))
+                done = encoder.write(item.frame, item.pts, self._duration(item.number))
+                self._save(done, by_index, states, pieces)
                 self.reporter.frame_done()
+            done = encoder.finish()
+            finished = True
+            self._save(done, by_index, states, pieces)
         finally:
-            if encoder is not None:
+            if not finished:
                 encoder.abort()
         if len(pieces) != len(spans):
             raise DecodeFailed("The pipeline ended before the last segment.")
         return pieces
 
-    def _new_encoder(self, span: SegmentSpan) -> PieceEncoder:
+    def _new_encoder(self) -> SegmentedEncoder:
         rate = self.info.video.frame_rate.limit_denominator(100_000) or Fraction(25)
-        path = self.scratch / f"piece-{span.index:06d}.mp4"
-        return PieceEncoder(path, self.sizes.output, self.info.video.time_base, rate, self.config.encoder)
+        return SegmentedEncoder(self.sizes.output, self.info.video.time_base, rate, self.config.encoder)
 
-    def _finish(self, end: _SegmentEnd, path: Path) -> Piece:
-        if self.checkpoint is not None:
-            meta = {
-                "fingerprint": self.fingerprint,
-                "start_pts": end.span.start_pts,
-                "end_pts": end.span.end_pts,
-                "frames": end.span.frame_count,
-            }
-            self.checkpoint.save(end.span.index, path, end.state, meta)
-        return Piece(path, end.span.start_pts)
+    def _piece_span(self, span: SegmentSpan) -> PieceSpan:
+        path = self.scratch / f"piece-{span.index:06d}.mp4"
+        return PieceSpan(span.index, span.start_pts, span.end_pts, path)
+
+    def _save(
+        self,
+        done: Sequence[PieceSpan],
+        spans: Mapping[int, SegmentSpan],
+        states: dict[int, bytes],
+        pieces: list[Piece],
+    ) -> None:
+        """Checkpoint complete pieces with the enhancer state after their last frame."""
+        for piece in done:
+            span = spans[piece.index]
+            if span.index not in states:
+                raise EncodeFailed(detail=f"piece {span.index} completed before its last frame")
+            state = states.pop(span.index)
+            if self.checkpoint is not None:
+                meta = {
+                    "fingerprint": self.fingerprint,
+                    "start_pts": span.start_pts,
+                    "end_pts": span.end_pts,
+                    "frames": span.frame_count,
+                }
+                self.checkpoint.save(span.index, piece.path, state, meta)
+            pieces.append(Piece(piece.path, span.start_pts))
 
     def _duration(self, number: int) -> int:
         pts = self.info.video.frame_pts
