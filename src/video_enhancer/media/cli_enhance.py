@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Any, TextIO
 
 from video_enhancer.enhancers.registry import enhancer_names, get_enhancer_spec
 from video_enhancer.errors import AppError
-from video_enhancer.media.errors import MediaError
+from video_enhancer.media.errors import MediaError, PipelineStopped
 from video_enhancer.media.local import enhance_file
 from video_enhancer.media.pipeline import Progress
 
@@ -57,21 +61,35 @@ def model_options(args: argparse.Namespace) -> dict[str, Any]:
 def enhance_command(args: argparse.Namespace) -> int:
     """Run the enhance command; returns the process exit status."""
     bar = ProgressBar(sys.stderr)
+    interrupt = _Interrupt(resumable=args.checkpoint_dir is not None)
     try:
-        result = enhance_file(
-            args.input,
-            args.output,
-            model=args.model,
-            max_height=args.max_height,
-            scale=args.scale,
-            crf=args.crf,
-            preset=args.preset,
-            encoder=args.encoder,
-            segment_seconds=args.segment_seconds,
-            checkpoint_dir=args.checkpoint_dir,
-            enhancer_options=model_options(args),
-            progress=bar.update,
+        with interrupt.installed():
+            result = enhance_file(
+                args.input,
+                args.output,
+                model=args.model,
+                max_height=args.max_height,
+                scale=args.scale,
+                crf=args.crf,
+                preset=args.preset,
+                encoder=args.encoder,
+                segment_seconds=args.segment_seconds,
+                checkpoint_dir=args.checkpoint_dir,
+                enhancer_options=model_options(args),
+                progress=bar.update,
+                should_stop=interrupt.requested,
+            )
+    except PipelineStopped:
+        bar.finish()
+        print(
+            f"stopped: the finished segments are in {args.checkpoint_dir}; run again to resume",
+            file=sys.stderr,
         )
+        return interrupt.exit_status()
+    except KeyboardInterrupt:
+        bar.finish()
+        print("interrupted: nothing was written", file=sys.stderr)
+        return interrupt.exit_status()
     except (MediaError, AppError) as exc:
         bar.finish()
         print(f"error: {exc.code}: {exc}", file=sys.stderr)
@@ -84,6 +102,43 @@ def enhance_command(args: argparse.Namespace) -> int:
         f"enhancer {result.pipeline.enhancer}{label}"
     )
     return 0
+
+
+class _Interrupt:
+    """SIGINT and SIGTERM during a run: stop cleanly, leaving no partial output or scratch files.
+
+    With a checkpoint folder the first signal stops after the current segment, whose piece is
+    kept for a rerun to resume from; a second signal, or any signal without a checkpoint folder,
+    aborts at once. Either way the pipeline unwinds and removes its scratch folder.
+    """
+
+    def __init__(self, resumable: bool) -> None:
+        self._resumable = resumable
+        self._signal: int | None = None
+
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        previous = {signum: signal.signal(signum, self._handle) for signum in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        first = self._signal is None
+        self._signal = signum
+        if first and self._resumable:
+            print("\nstopping after the current segment (signal again to abort)", file=sys.stderr)
+            return
+        raise KeyboardInterrupt
+
+    def requested(self) -> bool:
+        return self._signal is not None
+
+    def exit_status(self) -> int:
+        """128 + the signal number, as a shell reports a process ended by that signal."""
+        return 128 + (self._signal or signal.SIGINT)
 
 
 class ProgressBar:

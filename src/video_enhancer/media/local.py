@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,8 +37,13 @@ def enhance_file(
     checkpoint_dir: str | os.PathLike[str] | None = None,
     enhancer_options: dict[str, Any] | None = None,
     progress: ProgressCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> EnhanceResult:
-    """Enhance ``input_path`` into ``output_path``; with ``checkpoint_dir`` a rerun resumes."""
+    """Enhance ``input_path`` into ``output_path``; with ``checkpoint_dir`` a rerun resumes.
+
+    ``should_stop`` is asked between segments; when it answers True the run ends with
+    ``PipelineStopped`` after saving the current segment (see ``run_pipeline``).
+    """
     source = probe(input_path)
     enhancer = get_enhancer(model, **(enhancer_options or {}))
     config = PipelineConfig(
@@ -48,7 +54,13 @@ def enhance_file(
     )
     checkpoint = LocalCheckpoint(Path(checkpoint_dir)) if checkpoint_dir is not None else None
     result = run_pipeline(
-        source, Path(output_path), enhancer, config, checkpoint=checkpoint, progress=progress
+        source,
+        Path(output_path),
+        enhancer,
+        config,
+        checkpoint=checkpoint,
+        progress=progress,
+        should_stop=should_stop,
     )
     verified = verify_output(source, output_path, result.sizes.output)
     if checkpoint is not None:
