@@ -48,7 +48,12 @@ class Settings(BaseSettings):
     refresh_token_ttl_days: int = Field(30, description="Refresh token lifetime.")
     bcrypt_rounds: int = Field(12, ge=4, le=16, description="bcrypt cost factor for passwords.")
     login_rate_limit_attempts: int = Field(
-        10, description="Failed logins allowed per email and per client IP in the window."
+        10, description="Failed logins allowed per email in the window (0 disables)."
+    )
+    login_rate_limit_ip_attempts: int = Field(
+        100,
+        description="Failed logins allowed per client IP in the window (0 disables); higher than "
+        "per email, as many phones share a carrier's NAT address.",
     )
     login_rate_limit_window_seconds: int = Field(300, description="Login rate-limit window.")
 

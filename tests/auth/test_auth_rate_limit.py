@@ -45,13 +45,30 @@ def test_too_many_failures_for_an_email_answer_429_with_retry_after(
 def test_too_many_failures_from_one_ip_block_that_ip_for_every_email(
     client: TestClient, settings: Settings
 ) -> None:
-    settings.login_rate_limit_attempts = 3
+    settings.login_rate_limit_ip_attempts = 3
     register_user(client, "bea@example.com")
     for index in range(3):
         assert _login(client, f"guess{index}@example.com", "wrong password", ip="10.0.0.9") == 401
 
     assert _login(client, "bea@example.com", DEFAULT_PASSWORD, ip="10.0.0.9") == 429
     assert _login(client, "bea@example.com", DEFAULT_PASSWORD, ip="10.0.0.10") == 200
+
+
+def test_an_ip_shared_by_many_users_allows_more_failures_than_one_email(
+    client: TestClient, settings: Settings
+) -> None:
+    settings.login_rate_limit_attempts = 2
+    settings.login_rate_limit_ip_attempts = 5
+    register_user(client, "fay@example.com")
+    # Strangers behind one carrier NAT address mistype their passwords: each email stays under
+    # its own limit, and the shared address is not blocked until its higher limit is reached.
+    for index in range(4):
+        assert _login(client, f"stranger{index}@example.com", "wrong password", ip="100.64.0.1") == 401
+    assert _login(client, "fay@example.com", DEFAULT_PASSWORD, ip="100.64.0.1") == 200
+    assert _login(client, "stranger4@example.com", "wrong password", ip="100.64.0.1") == 401
+
+    assert _login(client, "fay@example.com", DEFAULT_PASSWORD, ip="100.64.0.1") == 429
+    assert _login(client, "fay@example.com", DEFAULT_PASSWORD, ip="100.64.0.2") == 200
 
 
 def test_a_successful_login_clears_the_email_failures(client: TestClient, settings: Settings) -> None:

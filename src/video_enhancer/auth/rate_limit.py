@@ -1,9 +1,13 @@
 """Login rate limiting on failed attempts, per email and per client IP.
 
 Failures live in the `login_attempts` table, so every API instance sees the same counts. Once a
-key has `max_failures` failures inside the window, every further attempt (even with the right
+key has its maximum of failures inside the window, every further attempt (even with the right
 password, which is the point against guessing) answers 429 until enough of them age out. Email
 keys store a SHA-256 of the address, so the table holds no addresses.
+
+An IP key allows many more failures than an email key: mobile carriers put many phones behind
+one NAT address, and a few typos by strangers must not lock them all out. The IP limit is there
+against one source spraying guesses over many accounts.
 """
 
 from __future__ import annotations
@@ -19,21 +23,29 @@ from video_enhancer.auth import repository
 from video_enhancer.config import Settings
 from video_enhancer.errors import RateLimited
 
+_IP_PREFIX = "ip:"
+
 
 @dataclass(frozen=True, slots=True)
 class LoginRateLimit:
-    max_failures: int  # 0 or less disables the limit
+    per_email: int  # 0 or less disables that limit
+    per_ip: int
     window: timedelta
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LoginRateLimit:
         return cls(
-            settings.login_rate_limit_attempts, timedelta(seconds=settings.login_rate_limit_window_seconds)
+            settings.login_rate_limit_attempts,
+            settings.login_rate_limit_ip_attempts,
+            timedelta(seconds=settings.login_rate_limit_window_seconds),
         )
 
     @property
     def enabled(self) -> bool:
-        return self.max_failures > 0
+        return self.per_email > 0 or self.per_ip > 0
+
+    def max_failures(self, key: str) -> int:
+        return self.per_ip if key.startswith(_IP_PREFIX) else self.per_email
 
 
 def email_key(normalized_email: str) -> str:
@@ -43,7 +55,7 @@ def email_key(normalized_email: str) -> str:
 def login_keys(normalized_email: str, client_ip: str | None) -> list[str]:
     keys = [email_key(normalized_email)]
     if client_ip:
-        keys.append(f"ip:{client_ip[:200]}")
+        keys.append(f"{_IP_PREFIX}{client_ip[:200]}")
     return keys
 
 
@@ -58,10 +70,13 @@ def ensure_login_allowed(session: Session, keys: list[str], limit: LoginRateLimi
 
 
 def _seconds_blocked(session: Session, key: str, limit: LoginRateLimit, now: datetime) -> int:
-    failures = repository.recent_failures(session, key, now - limit.window, limit.max_failures)
-    if len(failures) < limit.max_failures:
+    allowed = limit.max_failures(key)
+    if allowed <= 0:
         return 0
-    # Unblocked once the oldest of the last `max_failures` failures leaves the window.
+    failures = repository.recent_failures(session, key, now - limit.window, allowed)
+    if len(failures) < allowed:
+        return 0
+    # Unblocked once the oldest of the last `allowed` failures leaves the window.
     unblocked_at = failures[-1] + limit.window
     return max(1, math.ceil((unblocked_at - now).total_seconds()))
 
