@@ -52,6 +52,8 @@ class ClipSpec:
     """A flat grey picture of this 8-bit level instead of the moving test pattern."""
     variable_rate: bool = False
     """First half at ``fps``, second half at half of it."""
+    b_frames: bool = False
+    """Encode with B-frames (decode order differs from display order), as many cameras do."""
     creation_time: str | None = None
     marker: bool = False
     """A red box in the top-left corner of the coded picture (to check rotation)."""
@@ -130,7 +132,7 @@ def make_clip(directory: Path, spec: ClipSpec) -> Clip:
         "-c:v",
         "libx264",
         "-preset",
-        "ultrafast",
+        "medium" if spec.b_frames else "ultrafast",
         "-g",
         "8",
     ]
@@ -229,6 +231,7 @@ class ClipLibrary:
 # The catalogue used by the media tests, each with the outcome they expect.
 CFR = ClipSpec(name="cfr", audio_channels=2)
 VFR = ClipSpec(name="vfr", fps=12, seconds=2.0, variable_rate=True)
+VFR_B_FRAMES = ClipSpec(name="vfr-b-frames", fps=12, seconds=2.0, variable_rate=True, b_frames=True)
 ROTATED = ClipSpec(name="rotated", width=96, height=64, rotation=90, marker=True, seconds=1.0)
 NO_AUDIO = ClipSpec(name="no-audio", seconds=1.0)
 SURROUND = ClipSpec(name="surround", audio_channels=6, seconds=1.0, creation_time="2021-03-04T05:06:07Z")

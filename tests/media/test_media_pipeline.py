@@ -19,7 +19,9 @@ from media.clips import (
     ROTATED,
     SURROUND,
     VFR,
+    VFR_B_FRAMES,
     ClipLibrary,
+    ClipSpec,
     empty_file,
     text_file,
     truncated_copy,
@@ -64,12 +66,25 @@ def test_output_is_faststart(clips: ClipLibrary, tmp_path: Path) -> None:
     assert head.find(b"moov") != -1 and head.find(b"moov") < max(head.find(b"mdat"), 4096)
 
 
-def test_variable_frame_rate_timestamps_are_kept(clips: ClipLibrary, tmp_path: Path) -> None:
-    clip = clips.get(VFR)
+@pytest.mark.parametrize(
+    ("spec", "preset"),
+    [(VFR, FAST["preset"]), (VFR_B_FRAMES, "slow")],
+    ids=["no-b-frames", "b-frames-in-and-out"],
+)
+def test_variable_frame_rate_timestamps_are_kept(
+    clips: ClipLibrary, tmp_path: Path, spec: ClipSpec, preset: str
+) -> None:
+    # With B-frames, MP4 packet durations are decode-time deltas, not display durations: the
+    # join must still give every frame its own, and the probe must not add them up wrongly.
+    clip = clips.get(spec)
     output = tmp_path / "out.mp4"
-    result = enhance_file(clip.path, output, max_height=128, segment_seconds=0.5, **FAST)
+    options = {**FAST, "preset": preset}
+    result = enhance_file(clip.path, output, max_height=128, segment_seconds=0.5, **options)
     assert result.verified.info.video.variable_frame_rate
     assert presentation_times(output) == presentation_times(clip.path)
+    assert result.verified.info.video.end_pts * result.verified.info.video.time_base == (
+        result.source.video.end_pts * result.source.video.time_base
+    )
 
 
 def test_rotated_video_comes_out_upright(clips: ClipLibrary, tmp_path: Path) -> None:

@@ -12,7 +12,9 @@ from media.clips import (
     ROTATED,
     SURROUND,
     VFR,
+    VFR_B_FRAMES,
     ClipLibrary,
+    ClipSpec,
     audio_only_file,
     empty_file,
     faststart_copy,
@@ -36,8 +38,9 @@ def test_constant_rate_clip_with_stereo_audio(clips: ClipLibrary) -> None:
     assert [(a.codec, a.channels) for a in info.audio] == [("aac", 2)]
 
 
-def test_variable_rate_is_detected_and_duration_measured(clips: ClipLibrary) -> None:
-    clip = clips.get(VFR)
+@pytest.mark.parametrize("spec", [VFR, VFR_B_FRAMES], ids=["no-b-frames", "b-frames"])
+def test_variable_rate_is_detected_and_duration_measured(clips: ClipLibrary, spec: ClipSpec) -> None:
+    clip = clips.get(spec)
     info = probe(clip.path)
     assert info.video.variable_frame_rate
     assert info.video.frame_count == clip.frames

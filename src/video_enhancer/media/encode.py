@@ -195,6 +195,11 @@ class SegmentedEncoder:
                     self._open_piece(packet)
                 assert self._writing is not None
                 piece, container, stream = self._writing
+                if packet.pts < piece.start_pts:  # a frame of an earlier segment after the cut
+                    raise EncodeFailed(
+                        "The encoder reordered frames across a segment start.",
+                        detail=f"piece {piece.index}: packet pts {packet.pts} < {piece.start_pts}",
+                    )
                 # Encoders leave packet durations unset; the MP4 muxer would guess the last one.
                 packet.duration = self._durations.pop(packet.pts, 0)
                 packet.pts -= piece.start_pts

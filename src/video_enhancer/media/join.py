@@ -81,6 +81,7 @@ def _video_packets(
     origin: Fraction,
 ) -> Iterator[TimedPacket]:
     last_dts: int | None = None
+    durations = _frame_durations(info)
     for piece in pieces:
         with av.open(str(piece.path)) as container:
             piece_stream = container.streams.video[0]
@@ -90,9 +91,23 @@ def _video_packets(
             for packet in container.demux(piece_stream):
                 if packet.pts is None:
                     continue
+                source_time = (packet.pts * packet.time_base) + piece.start_pts * info.video.time_base
+                # MP4 stores decode-time deltas as sample durations; the muxer derives the track's
+                # presentation end (edit list) from each packet's own display duration, given here.
+                packet.duration = int(durations.get(source_time, 0) / packet.time_base)
                 last_dts = _shift(packet, offset, last_dts)
                 packet.stream = stream
                 yield float(packet.dts * packet.time_base), 0, packet  # type: ignore[operator]
+
+
+def _frame_durations(info: MediaInfo) -> dict[Fraction, Fraction]:
+    """Each source frame's display duration, keyed by its presentation time (seconds)."""
+    video = info.video
+    following = [*video.frame_pts[1:], video.end_pts]
+    return {
+        pts * video.time_base: (end - pts) * video.time_base
+        for pts, end in zip(video.frame_pts, following, strict=True)
+    }
 
 
 def _shift(packet: av.Packet, offset: Fraction, last_dts: int | None) -> int:

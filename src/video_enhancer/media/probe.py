@@ -199,27 +199,43 @@ def _decode_first_frame(container: av.container.InputContainer, stream: av.Video
 
 
 def _scan_packets(container: av.container.InputContainer, stream: av.VideoStream) -> tuple[list[int], int]:
-    """Every video packet's pts (sorted) and the presentation end of the last one."""
+    """Every video packet's pts (sorted) and the presentation end of the last frame shown."""
     pts: array[int] = array("q")
-    end = None
+    shown_last: tuple[int, int] | None = None  # (pts, duration) of the packet with the largest pts
+    decoded_last: int | None = None  # pts of the last packet in decode order
     try:
         for packet in container.demux(stream):
             if packet.size == 0 or packet.pts is None:
                 continue  # the flush packet at the end, or a packet the decoder will not show
             pts.append(packet.pts)
-            packet_end = packet.pts + (packet.duration or 0)
-            end = packet_end if end is None else max(end, packet_end)
+            if shown_last is None or packet.pts > shown_last[0]:
+                shown_last = (packet.pts, packet.duration or 0)
+            decoded_last = packet.pts
     except (av.FFmpegError, ValueError) as exc:
         raise InvalidVideo("The video is truncated or damaged.", detail=str(exc)) from exc
-    if not pts or end is None:
+    if not pts or shown_last is None:
         raise InvalidVideo("The video track has no frames.")
     if stream.frames and len(pts) < stream.frames:
         # The index (e.g. an MP4 moov at the front) promises more frames than the file holds.
         raise InvalidVideo("The video is truncated.", detail=f"{len(pts)} of {stream.frames} frames present")
     ordered = sorted(pts)
-    if end == ordered[-1]:
-        end += _median_interval(ordered) or 1  # last packet without a duration: assume the usual one
-    return ordered, end
+    return ordered, shown_last[0] + _last_frame_duration(shown_last, decoded_last, ordered)
+
+
+def _last_frame_duration(shown_last: tuple[int, int], decoded_last: int | None, ordered: list[int]) -> int:
+    """How long the last frame shown lasts.
+
+    MP4 stores decode-time deltas as packet durations. They equal display durations when frames
+    are decoded in display order; with B-frames in variable-rate video they do not, and only the
+    last packet in decode order carries a duration of its own. So the last frame's duration is
+    trusted when it is also decoded last; otherwise it is capped at the usual frame interval.
+    """
+    last_pts, duration = shown_last
+    usual = _median_interval(ordered)
+    if duration > 0 and (last_pts == decoded_last or usual == 0):
+        return duration
+    candidates = [d for d in (duration, usual) if d > 0]
+    return min(candidates) if candidates else 1
 
 
 def _median_interval(pts: list[int]) -> int:
