@@ -66,8 +66,9 @@ def check_encoder(settings: EncoderSettings) -> None:
 class OutputConverter:
     """Enhanced RGB frames to the encoder's input: yuv420p, BT.709, limited range, output size.
 
-    Kept apart from the encoder so that the pipeline runs it on another thread than the one
-    feeding the encoder: the encoder is the slowest stage, and waits for nothing else.
+    Kept apart from the encoder so that the pipeline runs it on a thread of its own: the thread
+    feeding the encoder (the slowest stage on a CPU) and the one feeding the model (on a GPU)
+    then wait for nothing else.
     """
 
     def __init__(self, size: Size) -> None:

@@ -1,7 +1,8 @@
 """Decode -> enhance -> encode as one streaming pipeline.
 
-Three threads joined by bounded queues: a decoder thread, an enhancer thread and the
-caller's thread, which encodes. They overlap (FFmpeg, numpy, Pillow and torch release the
+Four threads joined by bounded queues: a decoder thread, an enhancer thread, a thread that
+converts the enhanced RGB frames to the encoder's input, and the caller's thread, which
+encodes. They overlap (FFmpeg, numpy, Pillow and torch release the
 GIL in their heavy parts) and memory is bounded by the queue sizes, whatever the length of
 the video. Frames stay in memory; nothing is written to disk except encoded pieces.
 
@@ -264,6 +265,7 @@ class _SegmentRun:
         self.cancel = threading.Event()
         self.decoded: queue.Queue[Any] = queue.Queue(config.queue_size)
         self.enhanced: queue.Queue[Any] = queue.Queue(config.queue_size)
+        self.converted: queue.Queue[Any] = queue.Queue(config.queue_size)
 
     def process(
         self, spans: Sequence[SegmentSpan], state: bytes | None, should_stop: Callable[[], bool] | None
@@ -275,6 +277,7 @@ class _SegmentRun:
         threads = [
             _Stage("decode", lambda: self._decode(spans), self.decoded, self.cancel),
             _Stage("enhance", lambda: self._enhance(spans, state), self.enhanced, self.cancel),
+            _Stage("convert", self._convert, self.converted, self.cancel),
         ]
         for thread in threads:
             thread.start()
@@ -311,16 +314,23 @@ class _SegmentRun:
     def _enhance(self, spans: Sequence[SegmentSpan], state: bytes | None) -> None:
         ends = {span.end_frame - 1: span for span in spans}
         session = self._open_session(state)
-        convert = OutputConverter(self.sizes.output)
         try:
             for item in drain(self.decoded, self.cancel):
                 image = _enhance_frame(session, item.image, self.sizes.enhancer_output)
-                # Converted here, not on the encoder's thread: see OutputConverter.
-                put(self.enhanced, _EncoderInput(item.number, item.pts, convert(image)), self.cancel)
+                put(self.enhanced, _FrameItem(item.number, item.pts, image), self.cancel)
                 if item.number in ends:
                     put(self.enhanced, _SegmentEnd(ends[item.number], session.state()), self.cancel)
         finally:
             session.close()
+
+    def _convert(self) -> None:
+        """RGB to the encoder's input on a thread of its own (see OutputConverter): neither the
+        enhancer's thread, which keeps a GPU busy, nor the encoder's waits for it."""
+        convert = OutputConverter(self.sizes.output)
+        for item in drain(self.enhanced, self.cancel):
+            if isinstance(item, _FrameItem):
+                item = _EncoderInput(item.number, item.pts, convert(item.image))
+            put(self.converted, item, self.cancel)
 
     def _open_session(self, state: bytes | None) -> EnhancerSession:
         try:
@@ -340,7 +350,7 @@ class _SegmentRun:
         span: SegmentSpan | None = None
         finished = False
         try:
-            for item in drain(self.enhanced, self.cancel):
+            for item in drain(self.converted, self.cancel):
                 if isinstance(item, _SegmentEnd):
                     states[item.span.index] = item.state
                     last = item.span.index == spans[-1].index
