@@ -85,6 +85,10 @@ def test_variable_frame_rate_timestamps_are_kept(
     assert result.verified.info.video.end_pts * result.verified.info.video.time_base == (
         result.source.video.end_pts * result.source.video.time_base
     )
+    # What FFmpeg-based players read from the file itself agrees.
+    with av.open(str(output)) as container:
+        assert container.duration is not None
+        assert container.duration / 1_000_000 == pytest.approx(result.source.duration_s, abs=1e-3)
 
 
 def test_rotated_video_comes_out_upright(clips: ClipLibrary, tmp_path: Path) -> None:

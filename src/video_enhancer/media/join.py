@@ -81,7 +81,9 @@ def _video_packets(
     origin: Fraction,
 ) -> Iterator[TimedPacket]:
     last_dts: int | None = None
+    first_dts: int | None = None
     durations = _frame_durations(info)
+    held: av.Packet | None = None  # each packet is yielded once the next one is known
     for piece in pieces:
         with av.open(str(piece.path)) as container:
             piece_stream = container.streams.video[0]
@@ -92,12 +94,28 @@ def _video_packets(
                 if packet.pts is None:
                     continue
                 source_time = (packet.pts * packet.time_base) + piece.start_pts * info.video.time_base
-                # MP4 stores decode-time deltas as sample durations; the muxer derives the track's
-                # presentation end (edit list) from each packet's own display duration, given here.
+                # The muxer derives the track's presentation end (edit list) from each packet's
+                # own display duration, given here.
                 packet.duration = int(durations.get(source_time, 0) / packet.time_base)
                 last_dts = _shift(packet, offset, last_dts)
+                first_dts = last_dts if first_dts is None else first_dts
                 packet.stream = stream
-                yield float(packet.dts * packet.time_base), 0, packet  # type: ignore[operator]
+                if held is not None:
+                    yield _timed_video(held)
+                held = packet
+    if held is not None and first_dts is not None:
+        # MP4 sample durations are decode-time deltas; only the last sample's is written as
+        # given. Make the decode timeline as long as the presentation, as readers that take
+        # the track duration from it expect (with B-frames and variable frame rate, the last
+        # packet's own display duration would leave it short).
+        span = int((info.video.end_pts - info.video.first_pts) * info.video.time_base / held.time_base)
+        closing = span - (last_dts - first_dts)  # type: ignore[operator]
+        held.duration = closing if closing > 0 else held.duration
+        yield _timed_video(held)
+
+
+def _timed_video(packet: av.Packet) -> TimedPacket:
+    return float(packet.dts * packet.time_base), 0, packet  # type: ignore[operator]
 
 
 def _frame_durations(info: MediaInfo) -> dict[Fraction, Fraction]:

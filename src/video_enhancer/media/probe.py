@@ -202,15 +202,15 @@ def _scan_packets(container: av.container.InputContainer, stream: av.VideoStream
     """Every video packet's pts (sorted) and the presentation end of the last frame shown."""
     pts: array[int] = array("q")
     shown_last: tuple[int, int] | None = None  # (pts, duration) of the packet with the largest pts
-    decoded_last: int | None = None  # pts of the last packet in decode order
+    reordered = False  # decode order differs from display order (B-frames)
     try:
         for packet in container.demux(stream):
             if packet.size == 0 or packet.pts is None:
                 continue  # the flush packet at the end, or a packet the decoder will not show
+            reordered = reordered or (bool(pts) and packet.pts < pts[-1])
             pts.append(packet.pts)
             if shown_last is None or packet.pts > shown_last[0]:
                 shown_last = (packet.pts, packet.duration or 0)
-            decoded_last = packet.pts
     except (av.FFmpegError, ValueError) as exc:
         raise InvalidVideo("The video is truncated or damaged.", detail=str(exc)) from exc
     if not pts or shown_last is None:
@@ -219,20 +219,19 @@ def _scan_packets(container: av.container.InputContainer, stream: av.VideoStream
         # The index (e.g. an MP4 moov at the front) promises more frames than the file holds.
         raise InvalidVideo("The video is truncated.", detail=f"{len(pts)} of {stream.frames} frames present")
     ordered = sorted(pts)
-    return ordered, shown_last[0] + _last_frame_duration(shown_last, decoded_last, ordered)
+    return ordered, shown_last[0] + _last_frame_duration(shown_last[1], reordered, ordered)
 
 
-def _last_frame_duration(shown_last: tuple[int, int], decoded_last: int | None, ordered: list[int]) -> int:
-    """How long the last frame shown lasts.
+def _last_frame_duration(duration: int, reordered: bool, ordered: list[int]) -> int:
+    """How long the last frame shown lasts, from its packet's ``duration``.
 
-    MP4 stores decode-time deltas as packet durations. They equal display durations when frames
-    are decoded in display order; with B-frames in variable-rate video they do not, and only the
-    last packet in decode order carries a duration of its own. So the last frame's duration is
-    trusted when it is also decoded last; otherwise it is capped at the usual frame interval.
+    MP4 stores decode-time deltas as packet durations. They are display durations when frames
+    are decoded in display order; with B-frames they are not (in variable-rate video they can
+    be off by several frames), so there the last frame's duration is capped at the usual
+    frame interval.
     """
-    last_pts, duration = shown_last
     usual = _median_interval(ordered)
-    if duration > 0 and (last_pts == decoded_last or usual == 0):
+    if duration > 0 and (not reordered or usual == 0):
         return duration
     candidates = [d for d in (duration, usual) if d > 0]
     return min(candidates) if candidates else 1
