@@ -170,6 +170,23 @@ def test_worker_process_stops_promptly_when_idle(
     assert not worker.ready
 
 
+def test_a_starting_worker_removes_job_folders_left_by_killed_workers(
+    engine: Engine, storage: Storage, worker_settings: Settings
+) -> None:
+    left = worker_settings.worker_scratch_dir / "job-of-a-killed-worker"
+    left.mkdir(parents=True)
+    (left / ".lock").touch()  # its flock died with the process
+    (left / "source.mp4").write_bytes(b"x" * 4096)
+    worker = WorkerProcess(worker_settings, engine=engine, storage=storage, enhancer=HookedLanczos())
+    thread = _run_worker_in_thread(worker)
+    try:
+        _wait_for(lambda: worker.ready, 30, "the worker to be ready")
+        assert not left.exists()
+    finally:
+        worker.stop()
+        thread.join(timeout=30)
+
+
 def test_metrics_and_readiness_port(engine: Engine, storage: Storage, worker_settings: Settings) -> None:
     import httpx
 

@@ -9,6 +9,9 @@ per GPU), plus:
   and old login failures (`auth.service.prune_expired_credentials`);
 * the metrics/health HTTP port (`observability.worker_http`), ready once the model is loaded.
 
+At start it removes the job scratch folders that killed workers left on this host
+(`worker.scratch`).
+
 SIGTERM/SIGINT set the stop event: idle loops exit at once, a running job finishes its current
 segment and is handed back to the queue (QUEUED, lease cleared, attempt not counted), then the
 process exits 0. Idle loops wake on PostgreSQL NOTIFY, or poll every `VE_QUEUE_POLL_SECONDS`.
@@ -42,6 +45,7 @@ from video_enhancer.queue.wakeup import make_wakeup
 from video_enhancer.storage.base import Storage
 from video_enhancer.storage.factory import make_storage
 from video_enhancer.worker.runner import JobRunner
+from video_enhancer.worker.scratch import remove_abandoned
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +95,8 @@ class WorkerProcess:
         session_factory = make_session_factory(engine)
         storage = self.storage or make_storage(self.settings)
         http = self.http_server = self._start_http_server()
+        # Job folders left by a worker that was killed (SIGKILL, out of memory) on this host.
+        remove_abandoned(self.settings.worker_scratch_dir)
         try:
             enhancer = self.enhancer or load_enhancer(self.settings)
             runner = JobRunner(self.settings, session_factory, storage, enhancer, shutdown=self.stop_event)

@@ -2,7 +2,8 @@
 
 `JobRunner.run(claimed)` reads as its steps:
 
-1. download the raw object into ``<scratch>/<job_id>/``;
+1. download the raw object into ``<scratch>/<job_id>/`` (locked while the job runs; see
+   `worker.scratch`);
 2. probe it: the measured duration decides (over the plan's maximum: DURATION_EXCEEDED) and is
    recorded on the video;
 3. enhance through the media pipeline with a storage-backed checkpoint, so a job whose worker
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -66,6 +66,7 @@ from video_enhancer.storage.base import Storage
 from video_enhancer.worker.checkpoint import StorageCheckpoint
 from video_enhancer.worker.heartbeat import LeaseHeartbeat
 from video_enhancer.worker.progress import ProgressWriter
+from video_enhancer.worker.scratch import job_scratch
 
 logger = logging.getLogger(__name__)
 
@@ -180,12 +181,13 @@ class JobRunner:
         )
         started = time.monotonic()
         lost = threading.Event()
-        scratch = self.settings.worker_scratch_dir / str(claimed.job_id)
         try:
-            with LeaseHeartbeat(self.session_factory, claimed, self.settings.job_lease_seconds, lost):
+            with (
+                job_scratch(self.settings.worker_scratch_dir, str(claimed.job_id)) as scratch,
+                LeaseHeartbeat(self.session_factory, claimed, self.settings.job_lease_seconds, lost),
+            ):
                 outcome = self._run_guarded(claimed, scratch, lost)
         finally:
-            shutil.rmtree(scratch, ignore_errors=True)
             for var, token in zip((job_id_var, request_id_var, user_id_var), tokens, strict=True):
                 var.reset(token)  # type: ignore[attr-defined]
         JOB_PROCESSING_SECONDS.observe(time.monotonic() - started)
@@ -213,7 +215,6 @@ class JobRunner:
 
     def _process(self, claimed: ClaimedJob, scratch: Path, progress: ProgressWriter) -> JobOutcome:
         facts = self._load_facts(claimed)
-        scratch.mkdir(parents=True, exist_ok=True)
         progress.stage(JobStage.DOWNLOADING, progress_percent=0.0)
         source = self._download(facts, scratch)
         progress.stage(JobStage.PROBING)
