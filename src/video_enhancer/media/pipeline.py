@@ -22,7 +22,7 @@ import queue
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -342,76 +342,97 @@ class _SegmentRun:
 
     def _encode(self, spans: Sequence[SegmentSpan], should_stop: Callable[[], bool] | None) -> list[Piece]:
         """One encoder for all remaining segments; each piece is saved as soon as it is complete."""
-        encoder = self._new_encoder()
-        by_index = {span.index: span for span in spans}
-        states: dict[int, bytes] = {}
-        pieces: list[Piece] = []
-        remaining = iter(spans)
-        span: SegmentSpan | None = None
-        finished = False
+        writer = _PieceWriter(self, spans)
         try:
             for item in drain(self.converted, self.cancel):
-                if isinstance(item, _SegmentEnd):
-                    states[item.span.index] = item.state
-                    last = item.span.index == spans[-1].index
-                    if not last and should_stop is not None and should_stop():
-                        # Stop after this segment: flushing completes (and saves) its piece.
-                        done = encoder.finish()
-                        finished = True
-                        self._save(done, by_index, states, pieces)
-                        raise PipelineStopped()
-                    continue
-                while span is None or item.number >= span.end_frame:
-                    span = next(remaining)
-                    encoder.begin_piece(self._piece_span(span))
-                done = encoder.write(item.frame, item.pts, self._duration(item.number))
-                self._save(done, by_index, states, pieces)
-                self.reporter.frame_done()
-            done = encoder.finish()
-            finished = True
-            self._save(done, by_index, states, pieces)
+                if isinstance(item, _EncoderInput):
+                    writer.write(item)
+                    self.reporter.frame_done()
+                elif writer.segment_ended(item) and should_stop is not None and should_stop():
+                    writer.finish()  # flushing the encoder completes (and saves) this segment
+                    raise PipelineStopped()
+            pieces = writer.finish()
         finally:
-            if not finished:
-                encoder.abort()
+            writer.abort()  # nothing left to discard once finished
         if len(pieces) != len(spans):
             raise DecodeFailed("The pipeline ended before the last segment.")
         return pieces
 
-    def _new_encoder(self) -> SegmentedEncoder:
-        rate = self.info.video.frame_rate.limit_denominator(100_000) or Fraction(25)
-        return SegmentedEncoder(self.sizes.output, self.info.video.time_base, rate, self.config.encoder)
+    def save_piece(self, span: SegmentSpan, path: Path, state: bytes) -> None:
+        if self.checkpoint is not None:
+            meta = {
+                "fingerprint": self.fingerprint,
+                "start_pts": span.start_pts,
+                "end_pts": span.end_pts,
+                "frames": span.frame_count,
+            }
+            self.checkpoint.save(span.index, path, state, meta)
 
-    def _piece_span(self, span: SegmentSpan) -> PieceSpan:
-        path = self.scratch / f"piece-{span.index:06d}.mp4"
-        return PieceSpan(span.index, span.start_pts, span.end_pts, path)
-
-    def _save(
-        self,
-        done: Sequence[PieceSpan],
-        spans: Mapping[int, SegmentSpan],
-        states: dict[int, bytes],
-        pieces: list[Piece],
-    ) -> None:
-        """Checkpoint complete pieces with the enhancer state after their last frame."""
-        for piece in done:
-            span = spans[piece.index]
-            if span.index not in states:
-                raise EncodeFailed(detail=f"piece {span.index} completed before its last frame")
-            state = states.pop(span.index)
-            if self.checkpoint is not None:
-                meta = {
-                    "fingerprint": self.fingerprint,
-                    "start_pts": span.start_pts,
-                    "end_pts": span.end_pts,
-                    "frames": span.frame_count,
-                }
-                self.checkpoint.save(span.index, piece.path, state, meta)
-            pieces.append(Piece(piece.path, span.start_pts))
-
-    def _duration(self, number: int) -> int:
+    def frame_duration(self, number: int) -> int:
         pts = self.info.video.frame_pts
         following = pts[number + 1] if number + 1 < len(pts) else self.info.video.end_pts
         return following - pts[number]
+
+
+class _PieceWriter:
+    """Feeds the run's one encoder and checkpoints each piece it completes.
+
+    A piece completes after its segment's last frame went in (the encoder trails its input),
+    so the enhancer state taken at the segment's end waits here until then.
+    """
+
+    def __init__(self, run: _SegmentRun, spans: Sequence[SegmentSpan]) -> None:
+        self._run = run
+        self._spans = {span.index: span for span in spans}
+        self._remaining = iter(spans)
+        self._last_index = spans[-1].index
+        self._current: SegmentSpan | None = None
+        self._states: dict[int, bytes] = {}
+        self._pieces: list[Piece] = []
+        rate = run.info.video.frame_rate.limit_denominator(100_000) or Fraction(25)
+        self._encoder: SegmentedEncoder | None = SegmentedEncoder(
+            run.sizes.output, run.info.video.time_base, rate, run.config.encoder
+        )
+
+    def write(self, item: _EncoderInput) -> None:
+        encoder = self._open_encoder()
+        while self._current is None or item.number >= self._current.end_frame:
+            self._current = next(self._remaining)
+            path = self._run.scratch / f"piece-{self._current.index:06d}.mp4"
+            current = self._current
+            encoder.begin_piece(PieceSpan(current.index, current.start_pts, current.end_pts, path))
+        self._save(encoder.write(item.frame, item.pts, self._run.frame_duration(item.number)))
+
+    def segment_ended(self, end: _SegmentEnd) -> bool:
+        """Keep the state for the segment's piece; True unless it was the last segment."""
+        self._states[end.span.index] = end.state
+        return end.span.index != self._last_index
+
+    def finish(self) -> list[Piece]:
+        """Flush the encoder; every piece begun so far is saved. Returns all pieces."""
+        done = self._open_encoder().finish()
+        self._encoder = None
+        self._save(done)
+        return self._pieces
+
+    def abort(self) -> None:
+        if self._encoder is not None:
+            self._encoder.abort()
+            self._encoder = None
+
+    def _open_encoder(self) -> SegmentedEncoder:
+        if self._encoder is None:
+            raise EncodeFailed(detail="the encoder was already closed")
+        return self._encoder
+
+    def _save(self, done: Sequence[PieceSpan]) -> None:
+        for piece in done:
+            span = self._spans[piece.index]
+            state = self._states.pop(span.index, None)
+            if state is None:
+                raise EncodeFailed(detail=f"piece {span.index} completed before its last frame")
+            self._run.save_piece(span, piece.path, state)
+            self._pieces.append(Piece(piece.path, span.start_pts))
 
 
 def _enhance_frame(session: EnhancerSession, image: Frame, size: tuple[int, int]) -> Frame:
