@@ -80,38 +80,50 @@ def _video_packets(
     extradata: bytes | None,
     origin: Fraction,
 ) -> Iterator[TimedPacket]:
-    last_dts: int | None = None
-    first_dts: int | None = None
+    """The pieces' packets on the joined timeline, in decode order."""
     durations = _frame_durations(info)
+    first_dts: int | None = None
+    last_dts: int | None = None
     held: av.Packet | None = None  # each packet is yielded once the next one is known
+    for packet, piece_start in _demux_pieces(pieces, extradata, info.video.time_base):
+        # The muxer derives the track's presentation end (edit list) from each packet's own
+        # display duration, given here.
+        display = durations.get(packet.pts * packet.time_base + piece_start, Fraction(0))  # type: ignore[operator]
+        packet.duration = int(display / packet.time_base)
+        last_dts = _shift(packet, piece_start - origin, last_dts)
+        first_dts = last_dts if first_dts is None else first_dts
+        packet.stream = stream
+        if held is not None:
+            yield _timed_video(held)
+        held = packet
+    if held is not None and first_dts is not None and last_dts is not None:
+        held.duration = _closing_duration(held, info, last_dts - first_dts)
+        yield _timed_video(held)
+
+
+def _demux_pieces(
+    pieces: Sequence[Piece], extradata: bytes | None, time_base: Fraction
+) -> Iterator[tuple[av.Packet, Fraction]]:
+    """Each piece's packets (those with a timestamp) with the piece's start time in seconds."""
     for piece in pieces:
         with av.open(str(piece.path)) as container:
             piece_stream = container.streams.video[0]
             if piece_stream.codec_context.extradata != extradata:
                 raise EncodeFailed("Segment pieces were encoded with different parameters.")
-            offset = piece.start_pts * info.video.time_base - origin
             for packet in container.demux(piece_stream):
-                if packet.pts is None:
-                    continue
-                source_time = (packet.pts * packet.time_base) + piece.start_pts * info.video.time_base
-                # The muxer derives the track's presentation end (edit list) from each packet's
-                # own display duration, given here.
-                packet.duration = int(durations.get(source_time, 0) / packet.time_base)
-                last_dts = _shift(packet, offset, last_dts)
-                first_dts = last_dts if first_dts is None else first_dts
-                packet.stream = stream
-                if held is not None:
-                    yield _timed_video(held)
-                held = packet
-    if held is not None and first_dts is not None:
-        # MP4 sample durations are decode-time deltas; only the last sample's is written as
-        # given. Make the decode timeline as long as the presentation, as readers that take
-        # the track duration from it expect (with B-frames and variable frame rate, the last
-        # packet's own display duration would leave it short).
-        span = int((info.video.end_pts - info.video.first_pts) * info.video.time_base / held.time_base)
-        closing = span - (last_dts - first_dts)  # type: ignore[operator]
-        held.duration = closing if closing > 0 else held.duration
-        yield _timed_video(held)
+                if packet.pts is not None:
+                    yield packet, piece.start_pts * time_base
+
+
+def _closing_duration(last: av.Packet, info: MediaInfo, decode_span: int) -> int:
+    """The last sample's duration: MP4 sample durations are decode-time deltas, and only the
+    last sample's is written as given. It makes the decode timeline as long as the
+    presentation, as readers that take the track duration from it expect (with B-frames and
+    variable frame rate, the last packet's own display duration would leave it short)."""
+    video = info.video
+    presentation = int((video.end_pts - video.first_pts) * video.time_base / last.time_base)
+    closing = presentation - decode_span
+    return closing if closing > 0 else (last.duration or 0)
 
 
 def _timed_video(packet: av.Packet) -> TimedPacket:
