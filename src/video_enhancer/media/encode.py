@@ -110,7 +110,6 @@ class SegmentedEncoder:
     """
 
     def __init__(self, size: Size, time_base: Fraction, rate: Fraction, settings: EncoderSettings):
-        self._size = size
         self._time_base = time_base
         self._durations: dict[int, int] = {}
         self._pending: list[PieceSpan] = []

@@ -2,9 +2,9 @@
 
 Four threads joined by bounded queues: a decoder thread, an enhancer thread, a thread that
 converts the enhanced RGB frames to the encoder's input, and the caller's thread, which
-encodes. They overlap (FFmpeg, numpy, Pillow and torch release the
-GIL in their heavy parts) and memory is bounded by the queue sizes, whatever the length of
-the video. Frames stay in memory; nothing is written to disk except encoded pieces.
+encodes. They overlap (FFmpeg, numpy, Pillow and torch release the GIL in their heavy parts)
+and memory is bounded by the queue sizes, whatever the length of the video. Frames stay in
+memory; nothing is written to disk except encoded pieces.
 
 Steps of ``run_pipeline``:
 1. plan sizes and segments, check the encoder exists;
@@ -397,10 +397,9 @@ class _PieceWriter:
     def write(self, item: _EncoderInput) -> None:
         encoder = self._open_encoder()
         while self._current is None or item.number >= self._current.end_frame:
-            self._current = next(self._remaining)
-            path = self._run.scratch / f"piece-{self._current.index:06d}.mp4"
-            current = self._current
-            encoder.begin_piece(PieceSpan(current.index, current.start_pts, current.end_pts, path))
+            span = self._current = next(self._remaining)
+            path = self._run.scratch / f"piece-{span.index:06d}.mp4"
+            encoder.begin_piece(PieceSpan(span.index, span.start_pts, span.end_pts, path))
         self._save(encoder.write(item.frame, item.pts, self._run.frame_duration(item.number)))
 
     def segment_ended(self, end: _SegmentEnd) -> bool:
