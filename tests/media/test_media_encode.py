@@ -37,9 +37,7 @@ def _encode(tmp_path: Path, starts: list[int], frames: int, first: int = 0) -> l
     for number in range(first, frames):
         if number in spans:
             encoder.begin_piece(spans[number])
-        completed += [
-            (number, piece) for piece in encoder.write(convert(_picture(number)), number * TICKS, TICKS)
-        ]
+        completed += [(number, piece) for piece in encoder.write(convert(_picture(number)), number * TICKS)]
     completed += [(frames, piece) for piece in encoder.finish()]
     # A piece completes only after the first frame of the next one has gone in.
     for written, piece in completed:

@@ -111,7 +111,6 @@ class SegmentedEncoder:
 
     def __init__(self, size: Size, time_base: Fraction, rate: Fraction, settings: EncoderSettings):
         self._time_base = time_base
-        self._durations: dict[int, int] = {}
         self._pending: list[PieceSpan] = []
         self._writing: tuple[PieceSpan, av.container.OutputContainer, av.VideoStream] | None = None
         self._next_key: int | None = None
@@ -158,12 +157,15 @@ class SegmentedEncoder:
         self._pending.append(piece)
         self._next_key = piece.start_pts
 
-    def write(self, frame: av.VideoFrame, pts: int, duration: int) -> list[PieceSpan]:
-        """Encode one frame (from ``OutputConverter``) at source ``pts`` lasting ``duration``."""
+    def write(self, frame: av.VideoFrame, pts: int) -> list[PieceSpan]:
+        """Encode one frame (from ``OutputConverter``) at source ``pts``.
+
+        Packets keep the encoder's durations: the join gives every packet its source frame's
+        display duration, so the pieces need none of their own.
+        """
         frame.pts = pts
         frame.time_base = self._time_base
         frame.pict_type = PictureType.I if pts == self._next_key else PictureType.NONE
-        self._durations[pts] = duration
         return self._encode(frame)
 
     def finish(self) -> list[PieceSpan]:
@@ -200,8 +202,6 @@ class SegmentedEncoder:
                         "The encoder reordered frames across a segment start.",
                         detail=f"piece {piece.index}: packet pts {packet.pts} < {piece.start_pts}",
                     )
-                # Encoders leave packet durations unset; the MP4 muxer would guess the last one.
-                packet.duration = self._durations.pop(packet.pts, 0)
                 packet.pts -= piece.start_pts
                 packet.dts -= piece.start_pts
                 packet.stream = stream

@@ -368,11 +368,6 @@ class _SegmentRun:
             }
             self.checkpoint.save(span.index, path, state, meta)
 
-    def frame_duration(self, number: int) -> int:
-        pts = self.info.video.frame_pts
-        following = pts[number + 1] if number + 1 < len(pts) else self.info.video.end_pts
-        return following - pts[number]
-
 
 class _PieceWriter:
     """Feeds the run's one encoder and checkpoints each piece it completes.
@@ -400,7 +395,7 @@ class _PieceWriter:
             span = self._current = next(self._remaining)
             path = self._run.scratch / f"piece-{span.index:06d}.mp4"
             encoder.begin_piece(PieceSpan(span.index, span.start_pts, span.end_pts, path))
-        self._save(encoder.write(item.frame, item.pts, self._run.frame_duration(item.number)))
+        self._save(encoder.write(item.frame, item.pts))
 
     def segment_ended(self, end: _SegmentEnd) -> bool:
         """Keep the state for the segment's piece; True unless it was the last segment."""
