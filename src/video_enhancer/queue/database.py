@@ -297,19 +297,17 @@ def complete_job(session_factory: SessionFactory, claimed: ClaimedJob, output: C
 
 
 def _write_completion(job: Job, video: Video, output: CompletedOutput, now: datetime) -> None:
-    job.status = JobStatus.COMPLETED
-    job.completed_at = now
-    job.progress_percent = 100.0
-    job.stage = None
-    job.fps = None
-    job.eta_seconds = None
-    job.minutes_held = 0
-    job.lease_owner = None
-    job.lease_expires_at = None
-    job.error_code = None
-    job.error_message = None
-    job.enhancer = output.enhancer
-    job.result = output.result
+    values = {
+        **_terminal(now),  # what every way out of PROCESSING clears, and the hold
+        "status": JobStatus.COMPLETED,
+        "progress_percent": 100.0,
+        "error_code": None,
+        "error_message": None,
+        "enhancer": output.enhancer,
+        "result": output.result,
+    }
+    for name, value in values.items():
+        setattr(job, name, value)
     video.output_storage_path = output.output_storage_path
     video.output_resolution = output.output_resolution
     video.output_size_bytes = output.output_size_bytes
