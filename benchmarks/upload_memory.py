@@ -100,7 +100,7 @@ def _sign_in(client: httpx.Client, database_url: str) -> dict[str, str]:
     with engine.begin() as conn:
         conn.execute(text("UPDATE users SET plan = 'PRO' WHERE email = :email"), {"email": email})
     engine.dispose()
-    token = client.post("/auth/login", json={"email": email, "password": password}).json()["access_token"]
+    token = client.post("/auth/login", json={"email": email, "password": password}).json()["accessToken"]
     return {"Authorization": f"Bearer {token}"}
 
 

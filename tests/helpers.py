@@ -37,7 +37,7 @@ def register_user(
     assert response.status_code == 201, response.text
     if Plan(plan) is not Plan.FREE or admin:
         update_user(client, email, plan=Plan(plan), is_admin=admin)
-    return auth_headers(login_tokens(client, email, password)["access_token"])
+    return auth_headers(login_tokens(client, email, password)["accessToken"])
 
 
 def session_factory_of(client: TestClient) -> sessionmaker[Session]:

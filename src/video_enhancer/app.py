@@ -10,12 +10,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from video_enhancer import __version__
 from video_enhancer.admin.router import router as admin_router
+from video_enhancer.api.schemas import operation_id_of
 from video_enhancer.auth.passwords import warm_up
 from video_enhancer.auth.router import router as auth_router
 from video_enhancer.config import Settings, get_settings
@@ -102,6 +104,21 @@ def _install_request_id(app: FastAPI) -> None:
         return response
 
 
+def _install_cors(app: FastAPI, origins: list[str]) -> None:
+    """Let browser clients on these origins call the API; installed last, so it runs first and
+    answers preflights before any other middleware. Bearer tokens, not cookies: no credentials."""
+    if not origins:
+        return
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=origins,
+        allow_methods=["GET", "POST", "PUT", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+        expose_headers=["X-Request-ID", "Retry-After", "Content-Range", "Content-Disposition"],
+        max_age=600,
+    )
+
+
 def create_app(
     settings: Settings | None = None, *, engine: Engine | None = None, storage: Storage | None = None
 ) -> FastAPI:
@@ -122,6 +139,7 @@ def create_app(
         version=__version__,
         description="Upload a phone video, get back an enhanced, x4 super-resolved version.",
         lifespan=lifespan,
+        generate_unique_id_function=operation_id_of,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -132,6 +150,7 @@ def create_app(
     # Installed first so it runs inside the request-id middleware: access logs carry the id.
     install_observability(app)
     _install_request_id(app)
+    _install_cors(app, settings.cors_origins)
     app.include_router(auth_router, prefix="/auth", tags=["auth"])
     app.include_router(users_router, prefix="/users", tags=["users"])
     app.include_router(videos_router, prefix="/videos", tags=["videos"])

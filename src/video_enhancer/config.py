@@ -7,6 +7,7 @@ production deployment cannot start with a guessable key.
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -33,6 +34,11 @@ class Settings(BaseSettings):
     )
     admin_emails: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Emails with admin rights, comma-separated."
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Browser origins allowed to call the API (CORS), comma-separated, e.g. "
+        "`https://app.example.com`; `*` allows any. Empty: no cross-origin browser access.",
     )
 
     # Database
@@ -157,6 +163,17 @@ class Settings(BaseSettings):
             return [str(email).strip().lower() for email in value if str(email).strip()]
         return value
 
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        """`https://a.example,https://b.example` (or a JSON list); each a bare origin, or `*`."""
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else text.split(",")
+        if isinstance(value, list):
+            return [_origin(str(origin)) for origin in value if str(origin).strip()]
+        return value
+
     @model_validator(mode="after")
     def _refuse_default_secrets_outside_development(self) -> Settings:
         if self.env == "production":
@@ -187,6 +204,17 @@ class Settings(BaseSettings):
             "device": self.model_device,
             "dtype": self.model_dtype,
         }
+
+
+_ORIGIN = re.compile(r"^https?://[^/\s?#]+$")
+
+
+def _origin(text: str) -> str:
+    """A CORS origin as browsers send it: scheme and host (and port), no path or trailing slash."""
+    origin = text.strip().rstrip("/")
+    if origin != "*" and not _ORIGIN.match(origin):
+        raise ValueError(f"VE_CORS_ORIGINS: {origin!r} is not an origin such as https://app.example.com")
+    return origin
 
 
 @lru_cache

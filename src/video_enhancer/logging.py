@@ -52,9 +52,11 @@ def current_user_id() -> str | None:
 
 # Never let a credential reach a log line, whatever a caller passes in. Quoted JSON/Python values
 # are matched up to their closing quote, so a password with spaces is hidden whole.
-# A name ends in one of these words, optionally after a prefix such as `jwt_` or `VE_URL_SIGNING_`.
+# A name ends in one of these words, optionally after a prefix such as `jwt_` or `VE_URL_SIGNING_`;
+# the API's bodies spell tokens in camelCase (`accessToken`, `refreshToken`).
 _SECRET_NAMES = (
-    r"(?:[A-Za-z0-9]+[_-])*(?:password|passwd|secret|refresh_token|access_token|id_token|token|api[_-]?key)"
+    r"(?:[A-Za-z0-9]+[_-])*"
+    r"(?:password|passwd|secret|refresh[_-]?token|access[_-]?token|id[_-]?token|token|api[_-]?key)"
 )
 _Replacement = str | Callable[[re.Match[str]], str]
 _SECRET_PATTERNS: list[tuple[re.Pattern[str], _Replacement]] = [
@@ -91,6 +93,9 @@ _SECRET_KEYS = {
     "access_token",
     "refresh_token",
     "id_token",
+    "accesstoken",
+    "refreshtoken",
+    "idtoken",
     "authorization",
     "secret",
     "client_secret",

@@ -22,12 +22,12 @@ def test_admin_gets_the_statistics(client: TestClient, session: Session, setting
     response = client.get("/admin/stats", headers=bearer(admin, settings))
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["jobs_by_status"]["COMPLETED"] == 1 and body["jobs_by_status"]["QUEUED"] == 1
-    assert body["error_rate"] == 0.5
-    assert abs(body["average_processing_seconds"] - 90.0) < 0.01
+    assert body["jobsByStatus"]["COMPLETED"] == 1 and body["jobsByStatus"]["QUEUED"] == 1
+    assert body["errorRate"] == 0.5
+    assert abs(body["averageProcessingSeconds"] - 90.0) < 0.01
     creator_queue = next(entry for entry in body["queue"] if entry["priority"] == 1)
-    assert creator_queue["depth"] == 1 and 300 <= creator_queue["oldest_age_seconds"] < 360
-    assert body["minutes_charged_last_30_days"] == 0
+    assert creator_queue["depth"] == 1 and 300 <= creator_queue["oldestAgeSeconds"] < 360
+    assert body["minutesChargedLast30Days"] == 0
 
 
 def test_other_users_get_not_found(client: TestClient, session: Session, settings: Settings) -> None:

@@ -27,9 +27,9 @@ def _race(call: Callable[[], int]) -> Counter[int]:
 
 def test_a_refresh_token_presented_in_parallel_is_rotated_once(client: TestClient) -> None:
     register_user(client, "race@example.com")
-    token = login_tokens(client, "race@example.com")["refresh_token"]
+    token = login_tokens(client, "race@example.com")["refreshToken"]
 
-    statuses = _race(lambda: client.post("/auth/refresh", json={"refresh_token": token}).status_code)
+    statuses = _race(lambda: client.post("/auth/refresh", json={"refreshToken": token}).status_code)
 
     # One winner; every other presentation looks like a replay and is refused.
     assert statuses == Counter({200: 1, 401: PARALLEL - 1})

@@ -24,12 +24,12 @@ def test_auth_flow_logs_no_password_or_token(
         client.post("/auth/register", json={"email": "log@example.com", "password": PASSWORD})
         client.post("/auth/login", json={"email": "log@example.com", "password": "wrong " + PASSWORD})
         tokens = client.post("/auth/login", json={"email": "log@example.com", "password": PASSWORD}).json()
-        sensitive += [tokens["access_token"], tokens["refresh_token"]]
-        rotated = client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]}).json()
-        sensitive += [rotated["access_token"], rotated["refresh_token"]]
-        client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})  # reuse: logged warning
-        client.get("/users/me", headers=auth_headers(rotated["access_token"]))
-        client.post("/auth/logout", json={"refresh_token": rotated["refresh_token"]})
+        sensitive += [tokens["accessToken"], tokens["refreshToken"]]
+        rotated = client.post("/auth/refresh", json={"refreshToken": tokens["refreshToken"]}).json()
+        sensitive += [rotated["accessToken"], rotated["refreshToken"]]
+        client.post("/auth/refresh", json={"refreshToken": tokens["refreshToken"]})  # reuse: logged warning
+        client.get("/users/me", headers=auth_headers(rotated["accessToken"]))
+        client.post("/auth/logout", json={"refreshToken": rotated["refreshToken"]})
 
     logged = caplog.text + capsys.readouterr().out
     assert "login succeeded" in logged and "refresh token reused" in logged  # the capture works

@@ -16,7 +16,7 @@ from video_enhancer.models import LoginAttempt, RefreshToken, utcnow
 
 
 def _refresh(client: TestClient, token: str) -> tuple[int, dict[str, object]]:
-    response = client.post("/auth/refresh", json={"refresh_token": token})
+    response = client.post("/auth/refresh", json={"refreshToken": token})
     return response.status_code, response.json()
 
 
@@ -29,18 +29,18 @@ def test_refresh_rotates_the_token_and_returns_a_working_access_token(client: Te
     register_user(client, "amy@example.com")
     first = login_tokens(client, "amy@example.com")
 
-    status, second = _refresh(client, first["refresh_token"])
+    status, second = _refresh(client, first["refreshToken"])
 
     assert status == 200
-    assert second["token_type"] == "bearer"
-    assert second["refresh_token"] != first["refresh_token"]
-    assert client.get("/users/me", headers=auth_headers(str(second["access_token"]))).status_code == 200
-    assert _refresh(client, str(second["refresh_token"]))[0] == 200
+    assert second["tokenType"] == "bearer"
+    assert second["refreshToken"] != first["refreshToken"]
+    assert client.get("/users/me", headers=auth_headers(str(second["accessToken"]))).status_code == 200
+    assert _refresh(client, str(second["refreshToken"]))[0] == 200
 
 
 def test_only_a_hash_of_the_refresh_token_is_stored(client: TestClient, session: Session) -> None:
     register_user(client, "ben@example.com")
-    token = login_tokens(client, "ben@example.com")["refresh_token"]
+    token = login_tokens(client, "ben@example.com")["refreshToken"]
 
     hashes = list(session.scalars(select(RefreshToken.token_hash)))
 
@@ -50,13 +50,13 @@ def test_only_a_hash_of_the_refresh_token_is_stored(client: TestClient, session:
 
 def test_reusing_a_rotated_token_revokes_the_whole_family(client: TestClient, session: Session) -> None:
     register_user(client, "cat@example.com")
-    original = login_tokens(client, "cat@example.com")["refresh_token"]
+    original = login_tokens(client, "cat@example.com")["refreshToken"]
     _, rotated = _refresh(client, original)
 
     _assert_invalid_token(*_refresh(client, original))  # replayed: looks stolen
 
     # The legitimate successor dies with the family, so a thief cannot keep a session alive.
-    _assert_invalid_token(*_refresh(client, str(rotated["refresh_token"])))
+    _assert_invalid_token(*_refresh(client, str(rotated["refreshToken"])))
     tokens = list(session.scalars(select(RefreshToken)))
     revoked_families = {token.family_id for token in tokens if token.revoked_at is not None}
     assert len(revoked_families) == 1
@@ -68,8 +68,8 @@ def test_reusing_a_rotated_token_revokes_the_whole_family(client: TestClient, se
 
 def test_reuse_does_not_touch_other_logins_of_the_same_user(client: TestClient) -> None:
     register_user(client, "dan@example.com")
-    phone = login_tokens(client, "dan@example.com")["refresh_token"]
-    tablet = login_tokens(client, "dan@example.com")["refresh_token"]
+    phone = login_tokens(client, "dan@example.com")["refreshToken"]
+    tablet = login_tokens(client, "dan@example.com")["refreshToken"]
     _refresh(client, phone)
 
     _assert_invalid_token(*_refresh(client, phone))
@@ -80,21 +80,21 @@ def test_reuse_does_not_touch_other_logins_of_the_same_user(client: TestClient) 
 
 def test_logout_revokes_the_family(client: TestClient) -> None:
     register_user(client, "eve@example.com")
-    original = login_tokens(client, "eve@example.com")["refresh_token"]
+    original = login_tokens(client, "eve@example.com")["refreshToken"]
     _, rotated = _refresh(client, original)
 
-    response = client.post("/auth/logout", json={"refresh_token": rotated["refresh_token"]})
+    response = client.post("/auth/logout", json={"refreshToken": rotated["refreshToken"]})
 
     assert response.status_code == 204
     assert response.content == b""
-    _assert_invalid_token(*_refresh(client, str(rotated["refresh_token"])))
+    _assert_invalid_token(*_refresh(client, str(rotated["refreshToken"])))
 
 
 def test_logout_with_an_unknown_token_is_accepted_and_changes_nothing(client: TestClient) -> None:
     register_user(client, "fay@example.com")
-    token = login_tokens(client, "fay@example.com")["refresh_token"]
+    token = login_tokens(client, "fay@example.com")["refreshToken"]
 
-    assert client.post("/auth/logout", json={"refresh_token": "not-a-token"}).status_code == 204
+    assert client.post("/auth/logout", json={"refreshToken": "not-a-token"}).status_code == 204
 
     status, _ = _refresh(client, token)
     assert status == 200
@@ -102,7 +102,7 @@ def test_logout_with_an_unknown_token_is_accepted_and_changes_nothing(client: Te
 
 def test_an_expired_refresh_token_is_refused(client: TestClient, session: Session) -> None:
     register_user(client, "gus@example.com")
-    token = login_tokens(client, "gus@example.com")["refresh_token"]
+    token = login_tokens(client, "gus@example.com")["refreshToken"]
     session.execute(update(RefreshToken).values(expires_at=utcnow() - timedelta(seconds=1)))
     session.commit()
 
@@ -119,7 +119,7 @@ def test_pruning_drops_expired_tokens_and_old_login_failures(
     client: TestClient, session: Session, settings: Settings
 ) -> None:
     register_user(client, "hal@example.com")
-    live = login_tokens(client, "hal@example.com")["refresh_token"]
+    live = login_tokens(client, "hal@example.com")["refreshToken"]
     client.post("/auth/login", json={"email": "hal@example.com", "password": "wrong"})
     session.execute(
         update(RefreshToken)

@@ -88,10 +88,10 @@ def test_login_returns_a_bearer_access_token_and_a_refresh_token(
 
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"access_token", "token_type", "expires_in", "refresh_token"}
-    assert body["token_type"] == "bearer"
-    assert body["expires_in"] == settings.access_token_ttl_seconds == 3600
-    me = client.get("/users/me", headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert set(body) == {"accessToken", "tokenType", "expiresIn", "refreshToken"}
+    assert body["tokenType"] == "bearer"
+    assert body["expiresIn"] == settings.access_token_ttl_seconds == 3600
+    me = client.get("/users/me", headers={"Authorization": f"Bearer {body['accessToken']}"})
     assert me.status_code == 200 and me.json()["email"] == "frank@example.com"
 
 

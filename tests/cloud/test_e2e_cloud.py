@@ -165,7 +165,7 @@ def _user(stack: Stack, api: str, plan: Plan) -> dict[str, str]:
     with stack.engine.begin() as conn:
         conn.execute(update(User).where(User.email == email).values(plan=plan))
     token = httpx.post(f"{api}/auth/login", json={"email": email, "password": PASSWORD}).json()[
-        "access_token"
+        "accessToken"
     ]
     return {"Authorization": f"Bearer {token}"}
 

@@ -227,14 +227,14 @@ def test_http_error_rate_leaves_out_probes_and_scrapes(tmp_path: Path) -> None:
         _http_error_rule_test(
             {
                 _requests("/readyz", 503): _per_minute(600),
-                _requests("/videos/{video_id}", 200): _per_minute(60),
+                _requests("/videos/{videoId}", 200): _per_minute(60),
             },
             fires=False,
         ),
         # Busy probes and scrapes must not dilute real failures below the threshold (1 in 31).
         _http_error_rule_test(
             {
-                _requests("/videos/{video_id}", 500): _per_minute(60),
+                _requests("/videos/{videoId}", 500): _per_minute(60),
                 **{_requests(route, 200): _per_minute(600) for route in PROBE_ROUTES},
             },
             fires=True,

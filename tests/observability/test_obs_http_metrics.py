@@ -19,12 +19,12 @@ def _count(client: TestClient, route: str, status: str, method: str = "GET") -> 
 
 
 def test_requests_are_counted_by_route_template_not_raw_path(client: TestClient) -> None:
-    before = _count(client, "/jobs/{job_id}", "401")
+    before = _count(client, "/jobs/{jobId}", "401")
     for _ in range(3):
         assert client.get(f"/jobs/{uuid.uuid4()}").status_code == 401
-    assert _count(client, "/jobs/{job_id}", "401") == before + 3
+    assert _count(client, "/jobs/{jobId}", "401") == before + 3
     exposition = client.get("/metrics").text
-    assert "/jobs/" + "0" not in exposition.replace("/jobs/{job_id}", "")  # no raw ids as labels
+    assert "/jobs/" + "0" not in exposition.replace("/jobs/{jobId}", "")  # no raw ids as labels
 
 
 def test_latency_histogram_observes_each_request(client: TestClient) -> None:

@@ -54,6 +54,9 @@ def _format(record: logging.LogRecord) -> dict[str, Any]:
         ('{"password":"with \\"quote\\" inside"}', "inside"),
         ("{'password': 'pythonrepr secret'}", "pythonrepr secret"),
         ('{"refresh_token": "rt-0123456789abcdef"}', "rt-0123456789abcdef"),
+        ('{"refreshToken": "rt-0123456789abcdef"}', "rt-0123456789abcdef"),
+        ("{'accessToken': 'at-0123456789abcdef'}", "at-0123456789abcdef"),
+        ("accessToken=at-0123456789abcdef", "at-0123456789abcdef"),
         ("login failed password=hunter2&next=/", "hunter2"),
         ("VE_JWT_SECRET=0123456789abcdef0123456789abcdef", "0123456789abcdef0123456789abcdef"),
         ("token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc_DEF-123 leaked", "abc_DEF-123"),
@@ -67,6 +70,8 @@ def test_redact_hides_secrets(text: str, secret: str) -> None:
 def test_redact_keeps_harmless_text() -> None:
     text = 'GET /jobs?status=QUEUED&limit=20 token_type=bearer tokens=5 "X-Goog-Credential=sa@p"'
     assert redact(text) == text
+    body = '{"tokenType": "bearer", "expiresIn": 3600}'
+    assert redact(body) == body
 
 
 def test_uvicorn_access_record_is_redacted() -> None:
@@ -100,14 +105,14 @@ def test_structured_fields_are_redacted_at_any_depth() -> None:
             "password": "top-level-secret",
             "request": {
                 "headers": {"Authorization": "Bearer abcdefghijklmnopq"},
-                "body": {"password": "nested"},
+                "body": {"password": "nested", "refreshToken": "camel-nested"},
             },
             "url": "https://h/o?X-Goog-Signature=urlsig",
         }
     )
     line = _format(record)
     dumped = json.dumps(line)
-    for secret in ("top-level-secret", "abcdefghijklmnopq", "nested", "urlsig"):
+    for secret in ("top-level-secret", "abcdefghijklmnopq", "nested", "camel-nested", "urlsig"):
         assert secret not in dumped
     assert line["request"]["body"]["password"] == "[REDACTED]"
 
@@ -166,7 +171,7 @@ def test_one_access_line_per_request_without_query_secrets(client: TestClient, r
     assert len(access) == 1
     line = access[0]
     assert line["event"] == "http_request" and line["method"] == "GET"
-    assert line["route"] == "/jobs/{job_id}" and line["status"] == 401
+    assert line["route"] == "/jobs/{jobId}" and line["status"] == 401
     assert line["path"] == "/jobs/0d7c5a56-0000-4000-8000-000000000000"
     assert isinstance(line["duration_ms"], float) and line["duration_ms"] >= 0
     assert line["request_id"] == response.headers["X-Request-ID"]

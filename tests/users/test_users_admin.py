@@ -39,8 +39,8 @@ def test_set_plan_changes_the_plan_and_keeps_the_cycle_usage(
     assert (after.minutes_used_this_month, after.billing_cycle_start) == (5, before.billing_cycle_start)
     me = client.get("/users/me", headers=headers).json()
     assert me["plan"] == "PRO"
-    assert me["limits"]["minutes_per_cycle"] == 120
-    assert me["usage"]["minutes_remaining"] == 115
+    assert me["limits"]["minutesPerCycle"] == 120
+    assert me["usage"]["minutesRemaining"] == 115
 
 
 def test_set_plan_for_an_unknown_email_fails_with_exit_code_1(

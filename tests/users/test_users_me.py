@@ -54,19 +54,19 @@ def test_a_new_free_user_sees_the_free_plan_and_no_usage(client: TestClient) -> 
     assert body["email"] == "new@example.com"
     assert body["plan"] == "FREE"
     assert body["limits"] == {
-        "lifetime_videos": 1,
-        "max_duration_seconds": 30,
-        "minutes_per_cycle": None,
-        "max_output_height": 720,
+        "lifetimeVideos": 1,
+        "maxDurationSeconds": 30,
+        "minutesPerCycle": None,
+        "maxOutputHeight": 720,
         "priority": 0,
-        "priority_name": "low",
-        "max_upload_bytes": 1024**3,
+        "priorityName": "low",
+        "maxUploadBytes": 1024**3,
     }
     usage = body["usage"]
-    assert (usage["minutes_used"], usage["minutes_held"], usage["minutes_remaining"]) == (0, 0, None)
-    assert _parse(usage["cycle_end"]) - _parse(usage["cycle_start"]) == timedelta(days=30)
-    assert abs(_parse(usage["cycle_start"]) - utcnow()) < timedelta(minutes=1)
-    assert (body["videos_created"], body["videos_remaining"]) == (0, 1)
+    assert (usage["minutesUsed"], usage["minutesHeld"], usage["minutesRemaining"]) == (0, 0, None)
+    assert _parse(usage["cycleEnd"]) - _parse(usage["cycleStart"]) == timedelta(days=30)
+    assert abs(_parse(usage["cycleStart"]) - utcnow()) < timedelta(minutes=1)
+    assert (body["videosCreated"], body["videosRemaining"]) == (0, 1)
 
 
 def test_usage_counts_charged_minutes_and_holds_of_active_jobs(client: TestClient) -> None:
@@ -82,12 +82,12 @@ def test_usage_counts_charged_minutes_and_holds_of_active_jobs(client: TestClien
     body = client.get("/users/me", headers=headers).json()
 
     assert body["plan"] == "CREATOR"
-    assert body["limits"]["minutes_per_cycle"] == 30
-    assert body["limits"]["priority_name"] == "normal"
-    assert body["usage"]["minutes_used"] == 3
-    assert body["usage"]["minutes_held"] == 3
-    assert body["usage"]["minutes_remaining"] == 30 - 3 - 3
-    assert (body["videos_created"], body["videos_remaining"]) == (4, None)
+    assert body["limits"]["minutesPerCycle"] == 30
+    assert body["limits"]["priorityName"] == "normal"
+    assert body["usage"]["minutesUsed"] == 3
+    assert body["usage"]["minutesHeld"] == 3
+    assert body["usage"]["minutesRemaining"] == 30 - 3 - 3
+    assert (body["videosCreated"], body["videosRemaining"]) == (4, None)
 
 
 def test_remaining_minutes_never_go_below_zero(client: TestClient) -> None:
@@ -97,7 +97,7 @@ def test_remaining_minutes_never_go_below_zero(client: TestClient) -> None:
 
     usage = client.get("/users/me", headers=headers).json()["usage"]
 
-    assert (usage["minutes_used"], usage["minutes_held"], usage["minutes_remaining"]) == (29, 2, 0)
+    assert (usage["minutesUsed"], usage["minutesHeld"], usage["minutesRemaining"]) == (29, 2, 0)
 
 
 def test_the_cycle_rolls_over_30_days_after_it_started(client: TestClient) -> None:
@@ -108,11 +108,11 @@ def test_the_cycle_rolls_over_30_days_after_it_started(client: TestClient) -> No
 
     usage = client.get("/users/me", headers=headers).json()["usage"]
 
-    assert _parse(usage["cycle_start"]) == started + timedelta(days=30)
-    assert _parse(usage["cycle_end"]) == started + timedelta(days=60)
-    assert usage["minutes_used"] == 0
-    assert usage["minutes_held"] == 4  # a job in flight keeps its hold across the rollover
-    assert usage["minutes_remaining"] == 120 - 4
+    assert _parse(usage["cycleStart"]) == started + timedelta(days=30)
+    assert _parse(usage["cycleEnd"]) == started + timedelta(days=60)
+    assert usage["minutesUsed"] == 0
+    assert usage["minutesHeld"] == 4  # a job in flight keeps its hold across the rollover
+    assert usage["minutesRemaining"] == 120 - 4
     stored = get_user(client, "pro@example.com")  # the rollover is saved, not only displayed
     assert (stored.billing_cycle_start, stored.minutes_used_this_month) == (started + timedelta(days=30), 0)
 
@@ -124,8 +124,8 @@ def test_a_cycle_still_running_is_left_alone(client: TestClient) -> None:
 
     usage = client.get("/users/me", headers=headers).json()["usage"]
 
-    assert _parse(usage["cycle_start"]) == started
-    assert usage["minutes_used"] == 7
+    assert _parse(usage["cycleStart"]) == started
+    assert usage["minutesUsed"] == 7
 
 
 def test_the_openapi_document_describes_me_and_its_errors(client: TestClient) -> None:
@@ -138,9 +138,9 @@ def test_the_openapi_document_describes_me_and_its_errors(client: TestClient) ->
 
     assert schema_of("200").endswith("/MeResponse")
     assert schema_of("401").endswith("/ErrorResponse")
-    required = {"id", "email", "plan", "limits", "usage", "videos_created", "videos_remaining"}
+    required = {"id", "email", "plan", "limits", "usage", "videosCreated", "videosRemaining"}
     assert set(schemas["MeResponse"]["required"]) >= required
-    for field in ("minutes_used", "minutes_held", "minutes_remaining", "cycle_start", "cycle_end"):
+    for field in ("minutesUsed", "minutesHeld", "minutesRemaining", "cycleStart", "cycleEnd"):
         assert schemas["UsageOut"]["properties"][field]["description"]
     assert set(document["paths"]["/auth/login"]["post"]["responses"]) >= {"200", "401", "422", "429"}
     assert "Retry-After" in document["paths"]["/auth/login"]["post"]["responses"]["429"]["headers"]

@@ -12,7 +12,13 @@ from video_enhancer.api.schemas import error_responses
 router = APIRouter()
 
 
-@router.get("/admin/stats", responses=error_responses(401, 404))
+@router.get(
+    "/admin/stats",
+    operation_id="getAdminStats",
+    response_model=AdminStatsOut,
+    responses=error_responses(401, 404),
+    summary="Job, queue and billing statistics (admins only)",
+)
 def admin_stats(_admin: AdminUser, session: SessionDep) -> AdminStatsOut:
     """Jobs per status, average processing time, error rate, queue depth and charged minutes."""
     return AdminStatsOut.from_stats(compute_stats(session))

@@ -1,15 +1,16 @@
-"""Response models of the admin endpoints."""
+"""Response models of the admin endpoints (camelCase on the wire)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from video_enhancer.admin.stats import Stats
+from video_enhancer.api.schemas import CamelModel
 
 
-class QueueStatsOut(BaseModel):
+class QueueStatsOut(CamelModel):
     priority: int = Field(description="Queue priority (FREE 0, CREATOR 1, PRO 2).")
     priority_name: str = Field(description="The name the app shows for this priority.")
     depth: int = Field(description="Jobs waiting (QUEUED).")
@@ -18,13 +19,13 @@ class QueueStatsOut(BaseModel):
     )
 
 
-class AdminStatsOut(BaseModel):
+class AdminStatsOut(CamelModel):
     generated_at: datetime
     jobs_by_status: dict[str, int] = Field(description="Every job status with its count (zeros included).")
     completed_jobs: int
     failed_jobs: int
     average_processing_seconds: float | None = Field(
-        description="Mean of completed_at - started_at over completed jobs; null before the first."
+        description="Mean of completedAt - startedAt over completed jobs; null before the first."
     )
     error_rate: float | None = Field(
         description="FAILED / (COMPLETED + FAILED), 0..1; cancellations are not counted. Null before any."

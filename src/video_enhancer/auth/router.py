@@ -44,6 +44,7 @@ def _token_response(tokens: service.IssuedTokens) -> TokenResponse:
 
 @router.post(
     "/register",
+    operation_id="register",
     status_code=status.HTTP_201_CREATED,
     response_model=RegisteredUser,
     responses=error_responses(409),
@@ -56,6 +57,7 @@ def register(body: RegisterRequest, session: SessionDep, settings: SettingsDep) 
 
 @router.post(
     "/login",
+    operation_id="login",
     response_model=TokenResponse,
     responses=error_responses(401, 429),
     summary="Exchange email and password for an access and a refresh token",
@@ -69,6 +71,7 @@ def login(body: LoginRequest, request: Request, session: SessionDep, settings: S
 
 @router.post(
     "/refresh",
+    operation_id="refreshTokens",
     response_model=TokenResponse,
     responses=error_responses(401),
     summary="Rotate a refresh token: returns new tokens; the presented one becomes unusable",
@@ -81,6 +84,7 @@ def refresh(body: RefreshRequest, session: SessionDep, settings: SettingsDep) ->
 
 @router.post(
     "/logout",
+    operation_id="logout",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     responses=error_responses(),

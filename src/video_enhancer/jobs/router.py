@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from video_enhancer.api.deps import CurrentUser, SessionDep
 from video_enhancer.api.schemas import error_responses
@@ -15,9 +15,15 @@ from video_enhancer.models import JobStatus
 
 router = APIRouter()
 
+JobIdPath = Annotated[uuid.UUID, Path(alias="jobId")]
+
 
 @router.get(
-    "", response_model=JobPage, responses=error_responses(401), summary="List your jobs, newest first"
+    "",
+    operation_id="listJobs",
+    response_model=JobPage,
+    responses=error_responses(401),
+    summary="List your jobs, newest first",
 )
 def list_jobs(
     session: SessionDep,
@@ -33,17 +39,22 @@ def list_jobs(
 
 
 @router.get(
-    "/{job_id}", response_model=JobOut, responses=error_responses(401, 404), summary="A job's progress"
+    "/{jobId}",
+    operation_id="getJob",
+    response_model=JobOut,
+    responses=error_responses(401, 404),
+    summary="A job's progress",
 )
-def get_job(job_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> JobOut:
+def get_job(job_id: JobIdPath, session: SessionDep, user: CurrentUser) -> JobOut:
     return JobOut.model_validate(service.get_job(session, user, job_id))
 
 
 @router.post(
-    "/{job_id}/cancel",
+    "/{jobId}/cancel",
+    operation_id="cancelJob",
     response_model=JobOut,
     responses=error_responses(401, 404, 409),
     summary="Cancel a job (a running job stops at its next checkpoint)",
 )
-def cancel_job(job_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> JobOut:
+def cancel_job(job_id: JobIdPath, session: SessionDep, user: CurrentUser) -> JobOut:
     return JobOut.model_validate(service.cancel_job(session, user, job_id))

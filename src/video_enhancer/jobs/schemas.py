@@ -1,35 +1,42 @@
-"""Response bodies of the /jobs routes (camelCase on the wire, like every body the app reads)."""
+"""Response bodies of the /jobs routes (camelCase on the wire, like every body of the API)."""
 
 from __future__ import annotations
 
+import enum
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 
-from video_enhancer.models import JobStatus
+from video_enhancer.api.schemas import CamelModel
+from video_enhancer.models import JobStage, JobStatus
 
 
-class CamelModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
+class EnhancerName(enum.StrEnum):
+    """The enhancers a job can run with (`video_enhancer.enhancers.ENHANCERS`)."""
+
+    LANCZOS = "lanczos"
+    STREAM_DIFFVSR = "stream-diffvsr"
 
 
 class JobOut(CamelModel):
     id: uuid.UUID
     video_id: uuid.UUID
     status: JobStatus
-    stage: str | None = Field(description="Pipeline stage while PROCESSING (downloading, enhancing, ...).")
+    stage: JobStage | None = Field(description="Pipeline stage while PROCESSING.")
     progress_percent: float = Field(ge=0, le=100)
     frames_done: int | None
     frames_total: int | None
     fps: float | None = Field(description="Enhancement speed, frames per second.")
     eta_seconds: float | None
-    error_code: str | None
+    error_code: str | None = Field(
+        description="Why a FAILED job failed (INVALID_VIDEO, DURATION_EXCEEDED, WORKER_LOST, ...): "
+        "an open set written by workers, listed in docs/operations.md#job-error-codes."
+    )
     error_message: str | None
     minutes_held: int = Field(description="Minutes reserved against the quota while the job is active.")
     minutes_charged: int | None = Field(description="Minutes charged once, at completion.")
-    enhancer: str | None
+    enhancer: EnhancerName | None = Field(description="The enhancer that made the output.")
     priority: int
     attempts: int
     max_attempts: int

@@ -1,7 +1,7 @@
 """Per-request metrics and the access log line, as one pure ASGI middleware.
 
 Pure ASGI (not `BaseHTTPMiddleware`) so streamed downloads pass through untouched. The route
-label is the matched route's path template (`/videos/{video_id}`), never the raw path, so label
+label is the matched route's path template (`/videos/{videoId}`), never the raw path, so label
 cardinality stays bounded whatever clients send; requests that match no route count as
 `unmatched`. The access log line carries no query string: signed URLs put their signature there.
 """
@@ -25,9 +25,9 @@ QUIET_ROUTES = frozenset({"/metrics", "/healthz", "/readyz"})
 
 
 def route_template(scope: Scope) -> str:
-    """The matched route's full path template, e.g. `/jobs/{job_id}`; `unmatched` when none matched.
+    """The matched route's full path template, e.g. `/jobs/{jobId}`; `unmatched` when none matched.
 
-    FastAPI keeps a route included under a prefix as the router declared it (`/{job_id}`) and
+    FastAPI keeps a route included under a prefix as the router declared it (`/{jobId}`) and
     records the effective, prefixed route in its own scope entry; that entry is read first (the
     metrics tests pin it). Without it the prefix is recovered from the request path: the part
     before the shortest tail that the route's own pattern matches.

@@ -68,8 +68,9 @@ def _local_storage(request: Request) -> LocalStorage:
 
 @router.put(
     "/upload",
+    operation_id="uploadObject",
     response_model=UploadReceipt,
-    responses=error_responses(400, 403, 404, 409, 413),
+    responses=error_responses(400, 403, 404, 409, 413, 503),
     openapi_extra={"requestBody": {"required": True, "content": {"application/octet-stream": _BINARY}}},
     summary="Upload an object through a signed URL",
 )
@@ -154,12 +155,13 @@ def _finish_upload(
 
 @router.get(
     "/download",
+    operation_id="downloadObject",
     response_class=StreamingResponse,
     responses={
         200: {"description": "The whole object.", "content": _MEDIA},
         206: {"description": "The requested byte range.", "content": _MEDIA},
         416: {"description": "Range not satisfiable (RANGE_NOT_SATISFIABLE).", "model": ErrorResponse},
-        **error_responses(400, 403, 404),
+        **error_responses(400, 403, 404, 503),
     },
     summary="Download an object through a signed URL (supports HTTP Range)",
 )

@@ -14,6 +14,7 @@ router = APIRouter()
 
 @router.get(
     "/me",
+    operation_id="getMe",
     response_model=MeResponse,
     responses=error_responses(401),
     summary="The signed-in user: plan, limits and usage in the current 30-day cycle",

@@ -1,16 +1,17 @@
-"""Response bodies of the /users routes."""
+"""Response bodies of the /users routes (camelCase on the wire)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from video_enhancer.api.schemas import CamelModel
 from video_enhancer.models import Plan
 
 
-class PlanLimitsOut(BaseModel):
+class PlanLimitsOut(CamelModel):
     lifetime_videos: int | None = Field(
         description="Videos allowed in the account's lifetime; null: unlimited."
     )
@@ -24,7 +25,7 @@ class PlanLimitsOut(BaseModel):
     max_upload_bytes: int = Field(description="Largest upload accepted, in bytes.")
 
 
-class UsageOut(BaseModel):
+class UsageOut(CamelModel):
     cycle_start: datetime = Field(description="Start of the current 30-day billing cycle (UTC).")
     cycle_end: datetime = Field(description="End of the current cycle; usage resets then.")
     minutes_used: int = Field(description="Minutes charged in the current cycle.")
@@ -34,7 +35,7 @@ class UsageOut(BaseModel):
     )
 
 
-class MeResponse(BaseModel):
+class MeResponse(CamelModel):
     id: uuid.UUID
     email: str
     plan: Plan

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from video_enhancer.api.deps import CurrentUser, SessionDep, SettingsDep, StorageDep
 from video_enhancer.api.schemas import error_responses
@@ -14,6 +14,8 @@ from video_enhancer.videos import service
 from video_enhancer.videos.schemas import UploadRequest, UploadTicket, VideoDetail, VideoOut, VideoPage
 
 router = APIRouter()
+
+VideoIdPath = Annotated[uuid.UUID, Path(alias="videoId")]
 
 
 def _video_out(view: service.VideoView) -> VideoOut:
@@ -38,9 +40,10 @@ def _video_detail(view: service.VideoView) -> VideoDetail:
 
 @router.post(
     "/upload",
+    operation_id="createUpload",
     status_code=201,
     response_model=UploadTicket,
-    responses=error_responses(400, 401, 403, 413),
+    responses=error_responses(400, 401, 403, 413, 503),
     summary="Request a signed upload URL (checks the plan and places a quota hold)",
 )
 def request_upload(
@@ -57,19 +60,24 @@ def request_upload(
 
 
 @router.post(
-    "/{video_id}/complete",
+    "/{videoId}/complete",
+    operation_id="completeUpload",
     response_model=JobOut,
-    responses=error_responses(400, 401, 404, 409),
+    responses=error_responses(400, 401, 404, 409, 503),
     summary="Confirm an upload made to external storage; queues the job (idempotent)",
 )
 def complete_upload(
-    video_id: uuid.UUID, session: SessionDep, settings: SettingsDep, storage: StorageDep, user: CurrentUser
+    video_id: VideoIdPath, session: SessionDep, settings: SettingsDep, storage: StorageDep, user: CurrentUser
 ) -> JobOut:
     return JobOut.model_validate(service.complete_upload(session, user, video_id, storage, settings))
 
 
 @router.get(
-    "", response_model=VideoPage, responses=error_responses(401), summary="List your videos, newest first"
+    "",
+    operation_id="listVideos",
+    response_model=VideoPage,
+    responses=error_responses(401),
+    summary="List your videos, newest first",
 )
 def list_videos(
     session: SessionDep,
@@ -82,26 +90,28 @@ def list_videos(
 
 
 @router.get(
-    "/{video_id}",
+    "/{videoId}",
+    operation_id="getVideo",
     response_model=VideoDetail,
-    responses=error_responses(401, 404),
+    responses=error_responses(401, 404, 503),
     summary="A video, its jobs, and a download URL once the enhanced video exists",
 )
 def get_video(
-    video_id: uuid.UUID, session: SessionDep, settings: SettingsDep, storage: StorageDep, user: CurrentUser
+    video_id: VideoIdPath, session: SessionDep, settings: SettingsDep, storage: StorageDep, user: CurrentUser
 ) -> VideoDetail:
     return _video_detail(service.get_video(session, user, video_id, storage, settings))
 
 
 @router.delete(
-    "/{video_id}",
+    "/{videoId}",
+    operation_id="deleteVideo",
     status_code=204,
     response_class=Response,
-    responses=error_responses(401, 404),
+    responses=error_responses(401, 404, 503),
     summary="Delete a video: cancels its active job and removes its stored files",
 )
 def delete_video(
-    video_id: uuid.UUID, session: SessionDep, storage: StorageDep, user: CurrentUser
+    video_id: VideoIdPath, session: SessionDep, storage: StorageDep, user: CurrentUser
 ) -> Response:
     service.delete_video(session, user, video_id, storage)
     return Response(status_code=204)

@@ -8,13 +8,14 @@ from typing import Literal
 
 from pydantic import Field
 
-from video_enhancer.jobs.schemas import CamelModel, JobOut
+from video_enhancer.api.schemas import CamelModel, CamelRequest
+from video_enhancer.jobs.schemas import JobOut
 from video_enhancer.models import JobStatus
 
 MAX_SIZE_BYTES = 1 << 50  # far above any plan: the plan check answers 413, not a 422
 
 
-class UploadRequest(CamelModel):
+class UploadRequest(CamelRequest):
     filename: str = Field(min_length=1, max_length=255, description="The file's name on the phone.")
     content_type: str = Field(
         min_length=1,
