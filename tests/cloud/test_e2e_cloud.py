@@ -164,9 +164,7 @@ def _user(stack: Stack, api: str, plan: Plan) -> dict[str, str]:
     assert httpx.post(f"{api}/auth/register", json={"email": email, "password": PASSWORD}).status_code == 201
     with stack.engine.begin() as conn:
         conn.execute(update(User).where(User.email == email).values(plan=plan))
-    token = httpx.post(f"{api}/auth/login", json={"email": email, "password": PASSWORD}).json()[
-        "accessToken"
-    ]
+    token = httpx.post(f"{api}/auth/login", json={"email": email, "password": PASSWORD}).json()["accessToken"]
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -32,11 +32,17 @@ __all__ = [
 ]
 
 
+def _field_title(name: str, _info: object) -> str:
+    """`minutes_remaining` → "Minutes remaining" (not "Minutesremaining" from the alias)."""
+    return name.replace("_", " ").capitalize()
+
+
 class CamelModel(BaseModel):
     """A response body: snake_case in Python, camelCase on the wire (FastAPI serializes by alias)."""
 
     model_config = ConfigDict(
         alias_generator=to_camel,
+        field_title_generator=_field_title,
         validate_by_name=True,
         from_attributes=True,
         # A field with a default is still always sent: generated clients must not see it optional.
@@ -48,7 +54,11 @@ class CamelRequest(BaseModel):
     """A request body: only the documented camelCase names are accepted; anything else is a 422."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel, validate_by_alias=True, validate_by_name=False, extra="forbid"
+        alias_generator=to_camel,
+        field_title_generator=_field_title,
+        validate_by_alias=True,
+        validate_by_name=False,
+        extra="forbid",
     )
 
 
