@@ -153,7 +153,7 @@ def estimated_start(session: Session, job: Job, now: datetime | None = None) -> 
     ).all()
     if not recent:
         return None
-    average = sum((end - start).total_seconds() for start, end in recent) / len(recent)
+    average = sum((end - start).total_seconds() for start, end in recent if start and end) / len(recent)
     workers = session.scalar(
         select(func.count(func.distinct(Job.lease_owner))).where(Job.status == JobStatus.PROCESSING)
     )
@@ -191,10 +191,10 @@ def prune_events(session: Session, now: datetime, retention_days: int) -> int:
             .exists(),
         )
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ).rowcount  # type: ignore[attr-defined]
     expired = session.execute(
         delete(JobEvent)
         .where(JobEvent.created_at < now - timedelta(days=retention_days))
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ).rowcount  # type: ignore[attr-defined]
     return int(thinned or 0) + int(expired or 0)

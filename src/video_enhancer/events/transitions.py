@@ -44,11 +44,16 @@ def append_transition_events(session: Session, transition: str, job_id: uuid.UUI
 
 def append_video_uploaded(session: Session, job: Job) -> None:
     video = session.get(Video, job.video_id)
-    data = {"jobId": str(job.id), "videoId": str(job.video_id), "status": str(job.status)}
+    data: dict[str, Any] = {"jobId": str(job.id), "videoId": str(job.video_id), "status": str(job.status)}
     if video is not None:
         data["sizeBytes"] = video.size_bytes
     append_event(
-        session, EventType.VIDEO_UPLOADED, user_id=job.user_id, job_id=job.id, video_id=job.video_id, data=data
+        session,
+        EventType.VIDEO_UPLOADED,
+        user_id=job.user_id,
+        job_id=job.id,
+        video_id=job.video_id,
+        data=data,
     )
 
 

@@ -85,7 +85,7 @@ def resolve(url: str, *, require_https: bool, allow_private: bool) -> Target:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise UnsafeWebhookUrl("The webhook host does not resolve.") from exc
-    addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
     if not addresses:
         raise UnsafeWebhookUrl("The webhook host does not resolve.")
     if not allow_private and any(is_internal(a) for a in addresses):
