@@ -16,7 +16,7 @@ from video_enhancer.api.deps import CurrentUser, SettingsDep
 from video_enhancer.api.schemas import error_responses
 from video_enhancer.auth.tokens import create_stream_token, decode_access_token, decode_stream_token
 from video_enhancer.errors import InvalidToken, Unauthorized
-from video_enhancer.events.broker import EventBroker
+from video_enhancer.events.broker import EventBroker, Message
 from video_enhancer.events.schemas import StreamTokenOut
 from video_enhancer.events.service import event_text, events_after
 from video_enhancer.jobs.errors import JobNotFound
@@ -29,6 +29,7 @@ router = APIRouter()
 HEARTBEAT_SECONDS = 15
 # A client that does not take a message for this long is disconnected (it never blocks others).
 SEND_TIMEOUT_SECONDS = 30
+REPLAY_PAGE = 500
 
 _bearer = HTTPBearer(auto_error=False, description="Access token, or a stream token as ?token=")
 
@@ -140,33 +141,47 @@ async def _messages(
     job_id: uuid.UUID | None,
     after: int,
 ) -> AsyncIterator[ServerSentEvent]:
-    subscription = broker.subscribe(user_id)  # before the first read: no event falls between
+    subscription = broker.subscribe(user_id)  # before the replay: nothing committed meanwhile is lost
     EVENT_STREAMS.inc()
     try:
-        while not broker.closing:
+        while True:  # the replay, from the log, in pages
             batch, job_ended = await asyncio.to_thread(_read, factory, user_id, job_id, after)
-            for seq, event_type, text in batch:
-                after = seq
-                yield ServerSentEvent(data=text, event=event_type, id=str(seq))
-                if job_id is not None and EventType(event_type).ends_job:
+            for message in batch:
+                after = message.seq
+                yield _sse(message)
+                if job_id is not None and EventType(message.type).ends_job:
                     return
-            if job_ended and not batch:
-                return  # a job that ended before the log kept its final event
-            if not batch:
-                await subscription.wait(broker.poll_seconds * 4)
+            if len(batch) < REPLAY_PAGE:
+                if job_ended:
+                    return  # its final event was sent before, or the log no longer has it
+                break
+        broker.ready(subscription, after)
+        while not broker.closing:
+            live = await subscription.queue.get()
+            if live is None:
+                return
+            if job_id is not None and live.job_id != job_id:
+                continue
+            yield _sse(live)
+            if job_id is not None and EventType(live.type).ends_job:
+                return
     finally:
         EVENT_STREAMS.dec()
         broker.unsubscribe(subscription)
 
 
+def _sse(message: Message) -> ServerSentEvent:
+    return ServerSentEvent(data=message.text, event=message.type, id=str(message.seq))
+
+
 def _read(
     factory: sessionmaker[Session], user_id: uuid.UUID, job_id: uuid.UUID | None, after: int
-) -> tuple[list[tuple[int, str, str]], bool]:
+) -> tuple[list[Message], bool]:
     with factory() as session:
-        events = events_after(session, user_id, after, job_id=job_id)
-        batch = [(event.seq, event.type, event_text(event)) for event in events]
         job_ended = False
-        if job_id is not None and not batch:
+        if job_id is not None:  # read first: a job that has ended has its final event committed
             job = session.get(Job, job_id)
             job_ended = job is None or job.status.is_terminal
+        events = events_after(session, user_id, after, job_id=job_id, limit=REPLAY_PAGE)
+        batch = [Message(event.seq, event.type, event.job_id, event_text(event)) for event in events]
         return batch, job_ended
