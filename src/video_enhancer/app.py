@@ -23,6 +23,9 @@ from video_enhancer.auth.router import router as auth_router
 from video_enhancer.config import Settings, get_settings
 from video_enhancer.db import make_engine, make_session_factory
 from video_enhancer.errors import AppError, RateLimited, Unauthorized
+from video_enhancer.events.broker import EventBroker
+from video_enhancer.events.router import router as events_router
+from video_enhancer.events.schemas import EventOut
 from video_enhancer.jobs.router import router as jobs_router
 from video_enhancer.logging import configure_logging, request_id_var
 from video_enhancer.observability import install_observability
@@ -31,6 +34,7 @@ from video_enhancer.storage.factory import make_storage
 from video_enhancer.storage.router import router as storage_router
 from video_enhancer.users.router import router as users_router
 from video_enhancer.videos.router import router as videos_router
+from video_enhancer.webhooks.router import router as webhooks_router
 
 logger = logging.getLogger(__name__)
 
@@ -113,10 +117,26 @@ def _install_cors(app: FastAPI, origins: list[str]) -> None:
         CORSMiddleware,
         allow_origins=origins,
         allow_methods=["GET", "POST", "PUT", "DELETE"],
-        allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+        allow_headers=["Authorization", "Content-Type", "X-Request-ID", "Last-Event-ID"],
         expose_headers=["X-Request-ID", "Retry-After", "Content-Range", "Content-Disposition"],
         max_age=600,
     )
+
+
+def _document_webhook_payloads(app: FastAPI) -> None:
+    """OpenAPI `webhooks`: what a receiver gets, the same JSON as the stream's `data:`."""
+
+    # A receiver answers 2xx to acknowledge; any other status is retried (docs/events.md).
+    acknowledged = {200: {"description": "Any 2xx acknowledges the delivery."}}
+
+    @app.webhooks.post(
+        "job-event",
+        operation_id="receiveEvent",
+        summary="An event of the event log",
+        responses={**acknowledged, 422: {"description": "Refused; the delivery is retried."}},
+    )
+    def _job_event(body: EventOut) -> None:
+        """Headers `webhook-id`, `webhook-timestamp` and `webhook-signature` (Standard Webhooks)."""
 
 
 def create_app(
@@ -131,8 +151,15 @@ def create_app(
         # Hash the dummy password once at start-up so the first unknown-email login takes no longer
         # than a known one (logins must not reveal which emails exist).
         await asyncio.to_thread(warm_up, settings.bcrypt_rounds)
-        yield
-        engine.dispose()
+        broker = app.state.event_broker = EventBroker(
+            app.state.session_factory, settings.database_url, settings.event_poll_seconds
+        )
+        await broker.start()
+        try:
+            yield
+        finally:
+            await broker.stop()  # open event streams end, so shutdown is not held up by them
+            engine.dispose()
 
     app = FastAPI(
         title="Video Enhancer API",
@@ -155,6 +182,9 @@ def create_app(
     app.include_router(users_router, prefix="/users", tags=["users"])
     app.include_router(videos_router, prefix="/videos", tags=["videos"])
     app.include_router(jobs_router, prefix="/jobs", tags=["jobs"])
+    app.include_router(events_router, tags=["events"])
+    app.include_router(webhooks_router, prefix="/webhooks", tags=["webhooks"])
+    _document_webhook_payloads(app)
     app.include_router(storage_router, prefix="/storage", tags=["storage"])
     app.include_router(admin_router, tags=["admin"])
     return app

@@ -24,6 +24,28 @@ def _worker(args: argparse.Namespace) -> int:
     return run_worker_process(concurrency=args.concurrency)
 
 
+def _webhooks(_args: argparse.Namespace) -> int:
+    """The webhook dispatcher alone, for scale-out (workers also run one)."""
+    import threading
+
+    from video_enhancer.config import get_settings
+    from video_enhancer.db import make_engine, make_session_factory
+    from video_enhancer.logging import configure_logging
+    from video_enhancer.webhooks.dispatcher import WebhookDispatcher
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    engine = make_engine(settings.database_url, pool_size=2)
+    try:
+        WebhookDispatcher(make_session_factory(engine), settings).run(stop)
+    finally:
+        engine.dispose()
+    return 0
+
+
 def _exit_on_signal(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
@@ -85,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_worker)
 
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=_migrate)
+    sub.add_parser("webhooks", help="deliver webhooks (the dispatcher alone)").set_defaults(func=_webhooks)
 
     users = sub.add_parser("users", help="user administration").add_subparsers(
         dest="users_command", required=True

@@ -152,6 +152,25 @@ class Settings(BaseSettings):
     encoder_crf: int = Field(18, ge=0, le=51, description="Constant rate factor (quality) of the encoder.")
     segment_seconds: float = Field(4.0, description="Length of a processing segment (the unit of resume).")
 
+    event_retention_days: int = Field(30, ge=1, description="Days the event log keeps job events.")
+    event_poll_seconds: float = Field(
+        0.5, gt=0, description="How often an API process checks the event log for its open streams."
+    )
+    stream_token_ttl_seconds: int = Field(
+        300, ge=10, le=3600, description="Lifetime of a `?token=` event-stream token."
+    )
+    webhook_allow_private: bool = Field(
+        False, description="Deliver webhooks to loopback and private addresses (development and tests only)."
+    )
+    webhook_retry_scale: float = Field(
+        1.0, gt=0, description="Multiplies the webhook retry schedule (tests run it fast)."
+    )
+    webhook_disable_after_seconds: int = Field(
+        3 * 86400, description="An endpoint failing for this long is disabled."
+    )
+    webhook_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one webhook delivery.")
+    webhook_poll_seconds: float = Field(1.0, gt=0, description="How often an idle dispatcher looks for work.")
+
     @field_validator("admin_emails", mode="before")
     @classmethod
     def _split_emails(cls, value: object) -> object:
@@ -181,6 +200,8 @@ class Settings(BaseSettings):
                 raise ValueError("VE_JWT_SECRET must be set to a strong secret in production")
             if self.url_signing_secret.get_secret_value() == DEV_URL_SIGNING_SECRET:
                 raise ValueError("VE_URL_SIGNING_SECRET must be set to a strong secret in production")
+        if self.webhook_allow_private and self.env == "production":
+            raise ValueError("VE_WEBHOOK_ALLOW_PRIVATE is for development and tests only")
         if len(self.jwt_secret.get_secret_value()) < 32 and self.env == "production":
             raise ValueError("VE_JWT_SECRET must be at least 32 characters")
         return self

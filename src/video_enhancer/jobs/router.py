@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 
 from video_enhancer.api.deps import CurrentUser, SessionDep
 from video_enhancer.api.schemas import error_responses
+from video_enhancer.events.service import estimated_start, queue_position
 from video_enhancer.jobs import service
 from video_enhancer.jobs.schemas import JobOut, JobPage
 from video_enhancer.models import JobStatus
@@ -46,7 +47,11 @@ def list_jobs(
     summary="A job's progress",
 )
 def get_job(job_id: JobIdPath, session: SessionDep, user: CurrentUser) -> JobOut:
-    return JobOut.model_validate(service.get_job(session, user, job_id))
+    job = service.get_job(session, user, job_id)
+    out = JobOut.model_validate(job)
+    out.queue_position = queue_position(session, job)
+    out.estimated_start_at = estimated_start(session, job)
+    return out
 
 
 @router.post(

@@ -46,6 +46,10 @@ class JobOut(CamelModel):
     started_at: datetime | None
     completed_at: datetime | None
     updated_at: datetime
+    queue_position: int | None = Field(None, description="While QUEUED: 1 = the next job a worker takes.")
+    estimated_start_at: datetime | None = Field(
+        None, description="While QUEUED: when a worker should take it (from recent jobs' length)."
+    )
 
 
 class JobPage(CamelModel):

@@ -1,20 +1,36 @@
 """ORM models, one file per table."""
 
 from video_enhancer.models.base import Base, utcnow
-from video_enhancer.models.enums import ACTIVE_STATUSES, TERMINAL_STATUSES, JobStage, JobStatus, Plan
+from video_enhancer.models.enums import (
+    ACTIVE_STATUSES,
+    TERMINAL_STATUSES,
+    DeliveryStatus,
+    EventType,
+    JobStage,
+    JobStatus,
+    Plan,
+)
+from video_enhancer.models.event_counter import EventCounter
 from video_enhancer.models.job import Job
+from video_enhancer.models.job_event import JobEvent
 from video_enhancer.models.login_attempt import LoginAttempt
 from video_enhancer.models.outbox import OutboxMessage
 from video_enhancer.models.refresh_token import RefreshToken
 from video_enhancer.models.usage import UsageEntry
 from video_enhancer.models.user import User
 from video_enhancer.models.video import Video
+from video_enhancer.models.webhook_delivery import WebhookDelivery
+from video_enhancer.models.webhook_endpoint import WebhookEndpoint
 
 __all__ = [
     "ACTIVE_STATUSES",
     "TERMINAL_STATUSES",
     "Base",
+    "DeliveryStatus",
+    "EventCounter",
+    "EventType",
     "Job",
+    "JobEvent",
     "JobStage",
     "JobStatus",
     "LoginAttempt",
@@ -24,5 +40,7 @@ __all__ = [
     "UsageEntry",
     "User",
     "Video",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "utcnow",
 ]

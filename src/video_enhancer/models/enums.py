@@ -34,3 +34,26 @@ class JobStage(enum.StrEnum):
     ENCODING = "encoding"
     UPLOADING = "uploading"
     VERIFYING = "verifying"
+
+
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "PENDING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
+class EventType(enum.StrEnum):
+    """The types of the event log (`event:` of a Server-Sent Event, `type` of a webhook)."""
+
+    VIDEO_UPLOADED = "video.uploaded"
+    JOB_QUEUED = "job.queued"
+    JOB_PROCESSING = "job.processing"
+    JOB_PROGRESS = "job.progress"
+    JOB_COMPLETED = "job.completed"
+    JOB_FAILED = "job.failed"
+    JOB_CANCELED = "job.canceled"
+    WEBHOOK_TEST = "webhook.test"
+
+    @property
+    def ends_job(self) -> bool:
+        return self in {EventType.JOB_COMPLETED, EventType.JOB_FAILED, EventType.JOB_CANCELED}

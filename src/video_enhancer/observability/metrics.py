@@ -40,6 +40,16 @@ FRAMES_PER_SECOND = Gauge("ve_worker_frames_per_second", "Enhancement speed of t
 WORKER_BUSY = Gauge("ve_worker_busy_jobs", "Jobs this worker is processing now")
 WORKER_READY = Gauge("ve_worker_ready", "1 once the worker has loaded its model and can take jobs")
 JOB_RETRIES = Counter("ve_job_retries_total", "Jobs handed back for another attempt", ["reason"])
+WEBHOOK_DELIVERIES = Counter(
+    "ve_webhook_deliveries_total", "Webhook delivery attempts by outcome", ["outcome"]
+)
+WEBHOOK_DELIVERY_SECONDS = Histogram(
+    "ve_webhook_delivery_seconds",
+    "Time from an event to its successful delivery",
+    buckets=(0.1, 0.5, 1, 5, 30, 60, 300, 1800, 3600, 6 * 3600, 24 * 3600),
+)
+WEBHOOK_BACKLOG = Gauge("ve_webhook_backlog", "Webhook deliveries waiting to be sent")
+EVENT_STREAMS = Gauge("ve_event_streams_open", "Server-Sent Event streams open in this process")
 STORAGE_ERRORS = Counter("ve_storage_errors_total", "Storage operations that failed", ["operation"])
 READINESS_CHECK = Gauge(
     "ve_readiness_check_ok", "1 when the last /readyz probe found this dependency healthy", ["check"]

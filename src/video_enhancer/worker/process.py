@@ -107,6 +107,7 @@ class WorkerProcess:
             )
             threads = self._start_consumers(runner, session_factory, storage)
             threads.append(self._thread("maintenance", self._maintenance_loop, session_factory, storage))
+            threads.append(self._thread("webhooks", self._webhook_loop, session_factory))
             for thread in threads:
                 thread.join()
         finally:
@@ -211,6 +212,7 @@ class WorkerProcess:
                     logger.warning("recovered stalled jobs", extra={"recovered": recovered})
                 self._expire_uploads(session_factory, storage)
                 self._prune_credentials(session_factory)
+                self._prune_events(session_factory)
             except Exception:
                 logger.exception("worker maintenance failed")
 
@@ -222,6 +224,19 @@ class WorkerProcess:
         if expired:
             record_job_finished(JobStatus.CANCELED, count=expired)
             logger.info("expired unfinished uploads", extra={"count": expired})
+
+    def _webhook_loop(self, session_factory: Any) -> None:
+        from video_enhancer.webhooks.dispatcher import WebhookDispatcher
+
+        WebhookDispatcher(session_factory, self.settings).run(self.stop_event)
+
+    def _prune_events(self, session_factory: Any) -> None:
+        from video_enhancer.events.service import prune_events
+
+        with session_scope(session_factory) as session:
+            pruned = prune_events(session, utcnow(), self.settings.event_retention_days)
+        if pruned:
+            logger.info("pruned the event log", extra={"count": pruned})
 
     def _prune_credentials(self, session_factory: Any) -> None:
         from video_enhancer.auth.service import prune_expired_credentials

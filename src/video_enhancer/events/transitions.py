@@ -1,0 +1,78 @@
+"""Which event each job lifecycle transition appends (called by `jobs.lifecycle._record`)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from video_enhancer.events.service import append_event, append_job_event, progress_data, queued_data
+from video_enhancer.models import EventType, Job, Video
+
+# Transition names of `jobs.lifecycle.Transition` -> the event types they append, in order.
+EVENTS_BY_TRANSITION: dict[str, tuple[EventType, ...]] = {
+    "UPLOAD_COMPLETED": (EventType.VIDEO_UPLOADED, EventType.JOB_QUEUED),
+    "CLAIMED": (EventType.JOB_PROCESSING,),
+    "RETRIED": (EventType.JOB_QUEUED,),
+    "HANDED_BACK": (EventType.JOB_QUEUED,),
+    "LEASE_LOST_REQUEUED": (EventType.JOB_QUEUED,),
+    "COMPLETED": (EventType.JOB_COMPLETED,),
+    "FAILED": (EventType.JOB_FAILED,),
+    "LEASE_LOST_FAILED": (EventType.JOB_FAILED,),
+    "DEAD_LETTERED": (EventType.JOB_FAILED,),
+    "CANCELED": (EventType.JOB_CANCELED,),
+    "CANCEL_ACKNOWLEDGED": (EventType.JOB_CANCELED,),
+    "LEASE_LOST_CANCELED": (EventType.JOB_CANCELED,),
+    "UPLOAD_EXPIRED": (EventType.JOB_CANCELED,),
+}
+
+
+def append_transition_events(session: Session, transition: str, job_id: uuid.UUID) -> None:
+    types = EVENTS_BY_TRANSITION.get(transition, ())
+    if not types:
+        return
+    # The transition's UPDATE bypassed the identity map: read the row as committed by it.
+    job = session.scalars(select(Job).where(Job.id == job_id).execution_options(populate_existing=True)).one()
+    for event_type in types:
+        if event_type is EventType.VIDEO_UPLOADED:
+            append_video_uploaded(session, job)
+        else:
+            append_job_event(session, event_type, job, **_fields(session, event_type, job))
+
+
+def append_video_uploaded(session: Session, job: Job) -> None:
+    video = session.get(Video, job.video_id)
+    data: dict[str, Any] = {"jobId": str(job.id), "videoId": str(job.video_id), "status": str(job.status)}
+    if video is not None:
+        data["sizeBytes"] = video.size_bytes
+    append_event(
+        session,
+        EventType.VIDEO_UPLOADED,
+        user_id=job.user_id,
+        job_id=job.id,
+        video_id=job.video_id,
+        data=data,
+    )
+
+
+def append_progress(session: Session, job: Job) -> None:
+    append_job_event(session, EventType.JOB_PROGRESS, job, **progress_data(job))
+
+
+def _fields(session: Session, event_type: EventType, job: Job) -> dict[str, Any]:
+    if event_type is EventType.JOB_QUEUED:
+        return queued_data(session, job)
+    if event_type is EventType.JOB_PROCESSING:
+        return {"attempt": job.attempts}
+    if event_type is EventType.JOB_COMPLETED:
+        video = session.get(Video, job.video_id)
+        return {
+            "minutesCharged": job.minutes_charged,
+            "outputSizeBytes": video.output_size_bytes if video is not None else None,
+            "enhancer": job.enhancer,
+        }
+    if event_type is EventType.JOB_FAILED:
+        return {"errorCode": job.error_code, "errorMessage": job.error_message}
+    return {}

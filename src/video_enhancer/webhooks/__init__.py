@@ -1,0 +1,1 @@
+"""Webhooks: users' receivers of the event log, signed per the Standard Webhooks specification."""

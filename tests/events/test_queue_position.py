@@ -1,0 +1,72 @@
+"""Queue position and estimated start, in GET /jobs/{id} and in job.queued events."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from helpers import register_user
+from video_enhancer.events.service import estimated_start, queue_position
+from video_enhancer.models import Job, JobStatus, User, Video, utcnow
+
+
+def _job(session: Session, user: User, status: JobStatus, rank: float | None = None, **values: object) -> Job:
+    video = Video(
+        user_id=user.id,
+        original_filename="a.mp4",
+        content_type="video/mp4",
+        size_bytes=10,
+        claimed_duration_seconds=1.0,
+        storage_path=f"users/{user.id}/videos/{uuid.uuid4()}/source",
+    )
+    session.add(video)
+    session.flush()
+    job = Job(user_id=user.id, video_id=video.id, status=status, queue_rank=rank, **values)
+    session.add(job)
+    session.flush()
+    return job
+
+
+def test_position_counts_the_jobs_ahead_and_the_estimate_uses_recent_jobs(session: Session) -> None:
+    user = User(email="queue@example.com", password_hash="not-a-real-hash")
+    session.add(user)
+    session.flush()
+    now = utcnow()
+    first = _job(session, user, JobStatus.QUEUED, 10.0)
+    second = _job(session, user, JobStatus.QUEUED, 20.0)
+    third = _job(session, user, JobStatus.QUEUED, 30.0)
+    assert [queue_position(session, job) for job in (first, second, third)] == [1, 2, 3]
+    assert estimated_start(session, third, now) is None  # no history yet
+
+    for _ in range(2):  # recent jobs took 60 s each
+        _job(
+            session,
+            user,
+            JobStatus.COMPLETED,
+            started_at=now - timedelta(seconds=100),
+            completed_at=now - timedelta(seconds=40),
+        )
+    _job(session, user, JobStatus.PROCESSING, lease_owner="worker-1")
+    # One busy worker: the running job is half done (30 s), then the two ahead take 60 s each.
+    assert estimated_start(session, third, now) == now + timedelta(seconds=30 + 2 * 60)
+    assert queue_position(session, _job(session, user, JobStatus.PROCESSING)) is None
+
+
+def test_get_job_shows_the_queue_position(client: TestClient) -> None:
+    headers = register_user(client, f"pos-{uuid.uuid4().hex[:8]}@example.com")
+    factory = client.app.state.session_factory  # type: ignore[attr-defined]
+    with factory.begin() as session:
+        user = session.scalars(select(User).order_by(User.created_at.desc())).first()
+        assert user is not None
+        other = User(email=f"other-{uuid.uuid4().hex[:8]}@example.com", password_hash="not-a-real-hash")
+        session.add(other)
+        session.flush()
+        _job(session, other, JobStatus.QUEUED, 1.0)
+        job_id = _job(session, user, JobStatus.QUEUED, 2.0).id
+    body = client.get(f"/jobs/{job_id}", headers=headers).json()
+    assert body["queuePosition"] == 2
+    assert body["estimatedStartAt"] is None
