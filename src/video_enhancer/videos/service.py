@@ -146,8 +146,7 @@ def _new_job(user: User, video_id: uuid.UUID, limits: PlanLimits, minutes: int, 
     return Job(
         id=uuid.uuid4(),
         user_id=user.id,
-        video_id=video_id,
-        status=JobStatus.AWAITING_UPLOAD,
+        video_id=video_id,  # status: AWAITING_UPLOAD, the column default; jobs.lifecycle moves it on
         priority=limits.queue_priority,
         minutes_held=minutes,
         max_duration_seconds=limits.max_duration_seconds,
