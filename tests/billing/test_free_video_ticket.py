@@ -66,6 +66,8 @@ def test_a_failed_job_gives_the_video_back_and_a_completed_one_keeps_it(client: 
     assert complete_job(session_factory_of(client), _claim(client, _job_id(second)), output) == 1
     assert _videos_created(client, _job_id(second)) == 1
     assert request_upload(client, headers).status_code == 403
+    assert client.delete(f"/videos/{second['videoId']}", headers=headers).status_code == 204
+    assert request_upload(client, headers).status_code == 403  # deleting a completed one keeps it
 
 
 def test_an_expired_upload_gives_the_video_back(client: TestClient) -> None:
