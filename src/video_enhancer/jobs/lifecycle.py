@@ -169,7 +169,7 @@ def _count(recorded: Recorded) -> None:
     to = RULES[recorded.transition].to
     if recorded.transition == Transition.RETRIED:
         JOB_RETRIES.labels(reason=recorded.error_code or "").inc()
-    elif to in TERMINAL_STATUSES and recorded.transition != Transition.MINUTES_HELD:
+    elif to in TERMINAL_STATUSES:
         record_job_finished(to, recorded.error_code)
     if recorded.minutes_charged and recorded.plan:
         MINUTES_CHARGED.labels(plan=recorded.plan).inc(recorded.minutes_charged)
@@ -203,17 +203,28 @@ def _give_back_videos(session: Session, user_ids: Iterable[uuid.UUID]) -> None:
         )
 
 
+def _ended(
+    session: Session,
+    transition: Transition,
+    condition: ColumnElement[bool],
+    values: dict[str, Any],
+) -> Sequence[Row[uuid.UUID, uuid.UUID]]:
+    """FAILED or CANCELED, the rows and their records; the caller gives the videos back."""
+    rows = _move(session, transition, condition, values)
+    for row in rows:
+        _record(session, transition, row.id, error_code=values.get("error_code"))
+    return rows
+
+
 def _end_without_result(
     session: Session,
     transition: Transition,
     condition: ColumnElement[bool],
     values: dict[str, Any],
 ) -> list[uuid.UUID]:
-    """FAILED or CANCELED: the row, the video ticket given back, the record."""
-    rows = _move(session, transition, condition, values)
+    """FAILED or CANCELED: the row, the record, the video ticket given back."""
+    rows = _ended(session, transition, condition, values)
     _give_back_videos(session, [row.user_id for row in rows])
-    for row in rows:
-        _record(session, transition, row.id, error_code=values.get("error_code"))
     return [row.id for row in rows]
 
 
@@ -431,7 +442,7 @@ def _write_completion(
 ) -> None:
     values = {
         **_final(utcnow()),
-        "minutes_charged": minutes,
+        "minutes_charged": func.coalesce(Job.minutes_charged, minutes),
         "progress_percent": 100.0,
         "error_code": None,
         "error_message": None,
@@ -520,10 +531,10 @@ def requeue_expired_leases(session_factory: SessionFactory, now: datetime | None
     expired = (Job.status == JobStatus.PROCESSING) & (Job.lease_expires_at < at(now))
     lost = "The worker processing this video stopped responding too many times."
     with session_scope(session_factory) as session:
-        canceled = _end_without_result(
+        canceled = _ended(
             session, Transition.LEASE_LOST_CANCELED, expired & Job.cancel_requested.is_(True), _final(now)
         )
-        failed = _end_without_result(
+        failed = _ended(
             session,
             Transition.LEASE_LOST_FAILED,
             expired & (Job.attempts >= Job.max_attempts),
@@ -532,6 +543,7 @@ def requeue_expired_leases(session_factory: SessionFactory, now: datetime | None
         requeued = _move(session, Transition.LEASE_LOST_REQUEUED, expired, {**_released(), "run_after": None})
         for row in requeued:
             _record(session, Transition.LEASE_LOST_REQUEUED, row.id)
+        _give_back_videos(session, [row.user_id for row in (*canceled, *failed)])  # users after jobs
         if requeued and is_postgres(session_factory):
             notify_workers(session)
     return RecoveredLeases(requeued=len(requeued), failed=len(failed), canceled=len(canceled))
