@@ -262,3 +262,25 @@ def test_a_rolled_back_transition_counts_nothing(session_factory: Factory, setti
         assert job is not None and job.status == JobStatus.AWAITING_UPLOAD
         session.commit()  # a later commit of the same session does not count the rolled-back one
     assert _metrics() == before
+
+
+def test_completion_beyond_the_hold_and_the_remaining_minutes_fails_and_charges_nothing(
+    session_factory: Factory,
+) -> None:
+    job_id, user_id = _make(session_factory, JobStatus.PROCESSING, Transition.COMPLETED)
+    with session_factory.begin() as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        user.minutes_used_this_month = 29  # 29 used + 1 held: the whole 30 minutes
+    with session_factory() as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        claimed = _claimed(job)
+    output = CompletedOutput(120.0, "users/x/enhanced.mp4", "64x64", 10, "lanczos")
+
+    assert lifecycle.complete_job(session_factory, claimed, output) is None
+
+    after = _snapshot(session_factory, job_id, user_id)
+    assert (after.job["status"], after.job["error_code"]) == (JobStatus.FAILED, lifecycle.QUOTA_EXCEEDED)
+    assert (after.job["minutes_charged"], after.job["minutes_held"], after.ledger) == (None, 0, 0)
+    assert after.user["minutes_used_this_month"] == 29

@@ -339,13 +339,22 @@ class JobRunner:
         )
         minutes = complete_job(self.session_factory, claimed, output)
         if minutes is None:
-            logger.warning("job was no longer ours at completion; nothing charged")
-            return JobOutcome(Outcome.LOST, resumed_segments=result.resumed_segments)
+            return self._not_completed(claimed, result)
         self._clear_checkpoint(claimed)
         logger.info("job completed", extra={"minutes_charged": minutes, "enhancer": result.enhancer})
         return JobOutcome(
             Outcome.COMPLETED, minutes_charged=minutes, resumed_segments=result.resumed_segments
         )
+
+    def _not_completed(self, claimed: ClaimedJob, result: PipelineResult) -> JobOutcome:
+        with self.session_factory() as session:
+            job = session.get(Job, claimed.job_id)
+            failed = job is not None and job.status == JobStatus.FAILED and job.error_code == QUOTA_EXCEEDED
+        if failed:  # the completion's own quota check (a safety net behind the measured hold)
+            logger.warning("job failed at completion: too few minutes left; nothing charged")
+            return JobOutcome(Outcome.FAILED, error_code=QUOTA_EXCEEDED)
+        logger.warning("job was no longer ours at completion; nothing charged")
+        return JobOutcome(Outcome.LOST, resumed_segments=result.resumed_segments)
 
     def _clear_checkpoint(self, claimed: ClaimedJob) -> None:
         # The job is COMPLETED and charged: an outage now must not send it down the retry path.
