@@ -91,7 +91,7 @@ def test_holds_count_only_active_jobs_of_the_user(session: Session) -> None:
     assert minutes_held(session, uuid.uuid4()) == 0
 
 
-def test_a_job_is_charged_once_and_its_hold_released(session: Session) -> None:
+def test_a_job_is_charged_once(session: Session) -> None:
     user = _user(session)
     job = _job(session, user, JobStatus.PROCESSING, minutes_held=2)
 
@@ -99,7 +99,7 @@ def test_a_job_is_charged_once_and_its_hold_released(session: Session) -> None:
     second = charge_job(session, job, user, measured_seconds=61)
 
     assert (first, second) == (2, 0)
-    assert (job.minutes_charged, job.minutes_held, user.minutes_used_this_month) == (2, 0, 2)
+    assert user.minutes_used_this_month == 2  # the job row is written by the lifecycle
     assert session.scalar(select(func.count()).select_from(UsageEntry)) == 1
 
 

@@ -15,13 +15,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from video_enhancer.config import Settings
 from video_enhancer.db import session_scope
+from video_enhancer.jobs.lifecycle import complete_job, enqueue_job
 from video_enhancer.models import Job, JobStatus, Plan, UsageEntry
-from video_enhancer.queue.database import ClaimedJob, CompletedOutput, complete_job
+from video_enhancer.queue.database import ClaimedJob, CompletedOutput
 from video_enhancer.queue.pubsub import make_publisher, make_subscriber, relay_outbox_once
 from video_enhancer.queue.pubsub_admin import ensure_pubsub_resources
 from video_enhancer.queue.pubsub_pull import Pulled
 from video_enhancer.queue.pubsub_worker import PubSubJobConsumer
-from video_enhancer.queue.service import enqueue_job
 from video_enhancer.queue.testing import make_job, make_user
 
 SessionFactory = sessionmaker[Session]

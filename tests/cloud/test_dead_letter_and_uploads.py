@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from video_enhancer.config import Settings
 from video_enhancer.db import session_scope
+from video_enhancer.jobs.lifecycle import DELIVERY_EXHAUSTED
 from video_enhancer.models import Job, JobStatus, OutboxMessage, Plan, Video, utcnow
 from video_enhancer.queue.pubsub import make_subscriber, tier_subscription
 from video_enhancer.queue.pubsub_pull import Pulled, drain_loop, pull_one, redeliver_after
 from video_enhancer.queue.pubsub_side import (
-    DELIVERY_EXHAUSTED,
     DeadLetterConsumer,
     UploadFinalizedConsumer,
     complete_upload_by_key,

@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from video_enhancer.config import Settings
 from video_enhancer.db import session_scope
+from video_enhancer.jobs.lifecycle import enqueue_job
 from video_enhancer.models import Job, OutboxMessage, Plan, Video
 from video_enhancer.queue.pubsub import make_publisher, relay_outbox_once
-from video_enhancer.queue.service import enqueue_job
 from video_enhancer.queue.testing import make_job, make_user
 
 

@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from video_enhancer.config import Settings
 from video_enhancer.db import make_engine, make_session_factory, session_scope
+from video_enhancer.jobs.lifecycle import request_cancel
 from video_enhancer.models import Job, JobStatus, OutboxMessage, Plan
 from video_enhancer.queue.pubsub import encode_payload, make_publisher, message_attributes
 from video_enhancer.queue.pubsub_pull import TierScheduler
-from video_enhancer.queue.service import request_cancel
 
 
 def test_scheduler_prefers_higher_plans_without_starving_free() -> None:

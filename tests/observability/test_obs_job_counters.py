@@ -19,14 +19,20 @@ from media.clips import CFR, ClipLibrary
 from video_enhancer.config import Settings
 from video_enhancer.enhancers.lanczos import LanczosEnhancer
 from video_enhancer.errors import StorageUnavailable
+from video_enhancer.jobs.lifecycle import (
+    DELIVERY_EXHAUSTED,
+    WORKER_LOST,
+    claim_next_job,
+    enqueue_job,
+    requeue_expired_leases,
+)
 from video_enhancer.models import Job, JobStatus, utcnow
 from video_enhancer.observability.metrics import StorageOperation, record_job_finished
-from video_enhancer.queue.database import WORKER_LOST, ClaimedJob, claim_next_job, requeue_expired_leases
+from video_enhancer.queue.database import ClaimedJob
 from video_enhancer.queue.pubsub import JobMessage, encode_payload
 from video_enhancer.queue.pubsub_pull import Pulled
-from video_enhancer.queue.pubsub_side import DELIVERY_EXHAUSTED, DeadLetterConsumer
+from video_enhancer.queue.pubsub_side import DeadLetterConsumer
 from video_enhancer.queue.pubsub_worker import WORKER_ERROR, PubSubJobConsumer
-from video_enhancer.queue.service import enqueue_job
 from video_enhancer.queue.testing import make_job, make_user
 from video_enhancer.storage.base import Storage
 from video_enhancer.storage.local import LocalStorage
@@ -83,7 +89,7 @@ def test_lease_expired_job_out_of_attempts_counts_as_worker_lost(
 def test_retries_count_once_each_and_the_last_attempt_counts_as_failed(
     session_factory: Factory, settings: Settings
 ) -> None:
-    from video_enhancer.queue.database import retry_job
+    from video_enhancer.jobs.lifecycle import retry_job
 
     job = _queued_job(session_factory, settings, max_attempts=2)
     retries_before = _sample("ve_job_retries_total", reason="STORAGE_UNAVAILABLE")

@@ -16,8 +16,8 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from video_enhancer.db import make_engine, make_session_factory
+from video_enhancer.jobs.lifecycle import claim_next_job
 from video_enhancer.models import Job, JobStatus, Video, utcnow
-from video_enhancer.queue.database import claim_next_job
 from video_enhancer.queue.testing import make_user
 
 PROCESSES = 8

@@ -11,24 +11,27 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from video_enhancer.billing.service import minutes_held
 from video_enhancer.config import Settings
-from video_enhancer.models import Job, JobStatus, Plan, UsageEntry, User, Video, utcnow
-from video_enhancer.queue.database import (
+from video_enhancer.jobs.lifecycle import (
     WORKER_LOST,
-    ClaimedJob,
-    CompletedOutput,
     acknowledge_cancel,
     claim_job_by_id,
     claim_next_job,
     complete_job,
-    extend_lease,
+    enqueue_job,
     fail_job,
     hand_back_job,
-    record_progress,
+    request_cancel,
     requeue_expired_leases,
-    retry_delay_seconds,
     retry_job,
 )
-from video_enhancer.queue.service import enqueue_job, request_cancel
+from video_enhancer.models import Job, JobStatus, Plan, UsageEntry, User, Video, utcnow
+from video_enhancer.queue.database import (
+    ClaimedJob,
+    CompletedOutput,
+    extend_lease,
+    record_progress,
+    retry_delay_seconds,
+)
 from video_enhancer.queue.testing import make_job, make_user
 
 Factory = sessionmaker[Session]

@@ -7,8 +7,9 @@ from sqlalchemy.orm import Session
 from video_enhancer.billing.service import minutes_held
 from video_enhancer.config import Settings
 from video_enhancer.errors import InvalidState
+from video_enhancer.jobs.lifecycle import enqueue_job, request_cancel
 from video_enhancer.models import JobStatus, OutboxMessage, Plan
-from video_enhancer.queue.service import enqueue_job, queue_rank, request_cancel
+from video_enhancer.queue.service import queue_rank
 from video_enhancer.queue.testing import make_job, make_user
 
 

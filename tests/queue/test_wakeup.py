@@ -8,7 +8,7 @@ import time
 from sqlalchemy.orm import Session
 
 from video_enhancer.config import Settings
-from video_enhancer.queue.service import enqueue_job
+from video_enhancer.jobs.lifecycle import enqueue_job
 from video_enhancer.queue.testing import make_job, make_user
 from video_enhancer.queue.wakeup import PollingWakeup, PostgresNotifyWakeup, make_wakeup
 

@@ -81,10 +81,13 @@ def test_free_plan_allows_one_video_in_a_lifetime(client: TestClient) -> None:
     assert _rejections("FREE", "lifetime_videos") == before + 1
 
 
-def test_deleting_the_free_video_does_not_give_it_back(client: TestClient) -> None:
+def test_deleting_the_free_video_before_processing_gives_it_back(client: TestClient) -> None:
+    # Its job is canceled, and a canceled job gives the video back (a completed one keeps it:
+    # tests/billing/test_free_video_ticket.py).
     headers = new_user(client)
     first = ticket(client, headers)
     assert client.delete(f"/videos/{first['videoId']}", headers=headers).status_code == 204
+    assert request_upload(client, headers).status_code == 201
     assert request_upload(client, headers).json()["error"]["code"] == "QUOTA_EXCEEDED"
 
 

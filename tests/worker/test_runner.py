@@ -13,9 +13,9 @@ from video_enhancer.billing.service import minutes_held
 from video_enhancer.config import Settings
 from video_enhancer.enhancers.lanczos import LanczosEnhancer
 from video_enhancer.errors import StorageUnavailable
+from video_enhancer.jobs.lifecycle import request_cancel
 from video_enhancer.media.probe import probe
 from video_enhancer.models import Job, JobStatus, Plan, UsageEntry, User, Video
-from video_enhancer.queue.service import request_cancel
 from video_enhancer.storage.base import Storage
 from video_enhancer.worker.checkpoint import segments_prefix
 from video_enhancer.worker.runner import JobRunner, Outcome
@@ -246,8 +246,8 @@ def test_worker_that_lost_its_lease_charges_nothing(
 ) -> None:
     from datetime import timedelta
 
+    from video_enhancer.jobs.lifecycle import requeue_expired_leases
     from video_enhancer.models import utcnow
-    from video_enhancer.queue.database import requeue_expired_leases
 
     job = queue_file(session_factory, storage, worker_settings, clips.get(CFR).path)
     stale = claim(session_factory, "old-worker", lease_seconds=1)

@@ -2,7 +2,8 @@
 
 A hold is the `minutes_held` of an active job (not yet COMPLETED/FAILED/CANCELED); it is released
 by the job reaching a terminal state. Charging writes one ledger row per job (unique job id), so a
-job completed twice is charged once.
+job completed twice is charged once. The job row itself (its hold, its charged minutes, its
+status) is written only by `jobs.lifecycle`, which calls `charge_job` when a job completes.
 """
 
 from __future__ import annotations
@@ -72,10 +73,11 @@ def usage_for(session: Session, user: User, now: datetime | None = None) -> Usag
 
 
 def charge_job(session: Session, job: Job, user: User, measured_seconds: float) -> int:
-    """Charge a job's measured minutes once; returns the minutes charged (0 if already charged).
+    """Write the ledger row and the user's usage for a job's measured minutes, once.
 
-    The caller holds the job row lock (it is completing the job in the same transaction). The
-    unique ledger row is the last line of defence against a double charge by a concurrent path.
+    Returns the minutes charged (0 if already charged). The caller (`jobs.lifecycle.complete_job`)
+    holds the job and user row locks and writes the job row in the same transaction. The unique
+    ledger row is the last line of defence against a double charge by a concurrent path.
     """
     if job.minutes_charged is not None:
         return 0
@@ -84,8 +86,6 @@ def charge_job(session: Session, job: Job, user: User, measured_seconds: float) 
         return 0
     roll_cycle_if_due(user)
     minutes = minutes_for_duration(measured_seconds)
-    job.minutes_charged = minutes
-    job.minutes_held = 0
     user.minutes_used_this_month += minutes
     session.add(
         UsageEntry(

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 from video_enhancer.errors import InvalidState
 from video_enhancer.jobs import repository
 from video_enhancer.jobs.errors import JobNotFound
+from video_enhancer.jobs.lifecycle import request_cancel
 from video_enhancer.models import Job, JobStatus, User
-from video_enhancer.queue.service import request_cancel
 
 
 def get_job(session: Session, user: User, job_id: uuid.UUID) -> Job:

@@ -16,20 +16,17 @@ import uuid
 from collections.abc import Callable
 
 from google.cloud import pubsub_v1
-from sqlalchemy import or_, update
 
 from video_enhancer.config import Settings
 from video_enhancer.db import session_scope
 from video_enhancer.errors import AppError, ServiceUnavailable
-from video_enhancer.models import TERMINAL_STATUSES, Job, JobStatus, utcnow
-from video_enhancer.observability.metrics import record_job_finished
+from video_enhancer.jobs.lifecycle import dead_letter
+from video_enhancer.models import Job, JobStatus
 from video_enhancer.queue.pubsub import SessionFactory, dead_letter_subscription
 from video_enhancer.queue.pubsub_pull import Pulled, ack, job_id_of, redeliver_after, seconds_until
 from video_enhancer.storage.base import Storage
 
 log = logging.getLogger(__name__)
-
-DELIVERY_EXHAUSTED = "DELIVERY_ATTEMPTS_EXHAUSTED"
 
 
 # -- the dead letter --------------------------------------------------------------------------
@@ -64,27 +61,8 @@ class DeadLetterConsumer:
         return f"The job could not be processed after {count} delivery attempts."
 
     def _fail(self, job_id: uuid.UUID, reason: str) -> None:
-        now = utcnow()
-        not_running = or_(Job.status != JobStatus.PROCESSING, Job.lease_expires_at < now)
-        with session_scope(self._session_factory) as session:
-            failed = session.scalar(
-                update(Job)
-                .where(Job.id == job_id, Job.status.not_in(TERMINAL_STATUSES), not_running)
-                .values(
-                    status=JobStatus.FAILED,
-                    error_code=DELIVERY_EXHAUSTED,
-                    error_message=reason,
-                    minutes_held=0,
-                    completed_at=now,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                )
-                .returning(Job.id)
-                .execution_options(synchronize_session=False)
-            )
-        # A redelivered dead letter finds the job final already and changes nothing: not counted.
-        if failed is not None:
-            record_job_finished(JobStatus.FAILED, DELIVERY_EXHAUSTED)
+        # A redelivered dead letter finds the job final already: the lifecycle changes nothing.
+        dead_letter(self._session_factory, job_id, reason)
 
     def _load(self, job_id: uuid.UUID) -> Job | None:
         with self._session_factory() as session:

@@ -40,14 +40,10 @@ from google.cloud import pubsub_v1
 
 from video_enhancer.config import Settings
 from video_enhancer.db import make_engine, make_session_factory
+from video_enhancer.jobs.lifecycle import claim_job_by_id, requeue_expired_leases, retry_job
 from video_enhancer.models import TERMINAL_STATUSES, Job, JobStatus
 from video_enhancer.observability.metrics import WORKER_BUSY
-from video_enhancer.queue.database import (
-    ClaimedJob,
-    claim_job_by_id,
-    requeue_expired_leases,
-    retry_job,
-)
+from video_enhancer.queue.database import ClaimedJob
 from video_enhancer.queue.pubsub import (
     PRIORITIES_HIGH_FIRST,
     OutboxRelay,

@@ -43,6 +43,9 @@ class MeResponse(CamelModel):
     limits: PlanLimitsOut
     usage: UsageOut
     videos_created: int = Field(
-        description="Videos ever created by this account (deleting one does not lower it)."
+        description=(
+            "Videos that count against the plan: every one created, less those whose job was "
+            "canceled, failed or expired (deleting a completed one does not lower it)."
+        )
     )
     videos_remaining: int | None = Field(description="Videos the plan still allows; null: unlimited.")

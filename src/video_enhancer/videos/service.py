@@ -20,11 +20,11 @@ from video_enhancer.billing.plans import PlanLimits, limits_for
 from video_enhancer.billing.service import minutes_for_duration, usage_for
 from video_enhancer.config import Settings
 from video_enhancer.errors import InvalidState, PayloadTooLarge, QuotaExceeded
+from video_enhancer.jobs.lifecycle import enqueue_job, expire_uploads, request_cancel
 from video_enhancer.jobs.repository import jobs_for_videos
 from video_enhancer.logging import request_id_var
 from video_enhancer.models import ACTIVE_STATUSES, Job, JobStatus, User, Video, utcnow
 from video_enhancer.observability.metrics import QUOTA_REJECTIONS
-from video_enhancer.queue.service import enqueue_job, request_cancel
 from video_enhancer.storage.base import SignedUrl, Storage
 from video_enhancer.videos import repository
 from video_enhancer.videos.errors import (
@@ -146,8 +146,7 @@ def _new_job(user: User, video_id: uuid.UUID, limits: PlanLimits, minutes: int, 
     return Job(
         id=uuid.uuid4(),
         user_id=user.id,
-        video_id=video_id,
-        status=JobStatus.AWAITING_UPLOAD,
+        video_id=video_id,  # status: AWAITING_UPLOAD, the column default; jobs.lifecycle moves it on
         priority=limits.queue_priority,
         minutes_held=minutes,
         max_duration_seconds=limits.max_duration_seconds,
@@ -199,7 +198,6 @@ def mark_upload_complete(session: Session, video: Video, storage: Storage, setti
     if size != video.size_bytes:
         raise SizeMismatch(f"Storage holds {size} bytes; {video.size_bytes} were declared.")
     video.uploaded_at = video.uploaded_at or utcnow()
-    job.status = JobStatus.UPLOADED
     enqueue_job(session, job, settings)
     return job
 
@@ -218,26 +216,21 @@ def expire_stale_uploads(
 ) -> int:
     """Cancel jobs whose upload never finished by its deadline; returns how many.
 
-    Their holds are released (the jobs leave the active statuses) and any partial object is
-    deleted. Called periodically by the worker process.
+    The lifecycle's "upload expired" releases their holds and gives the video back; any partial
+    object is deleted. Called periodically by the worker process.
     """
     if storage is None:
         from video_enhancer.storage.factory import make_storage
 
         storage = make_storage(settings)
     jobs = repository.expired_upload_jobs(session, now, _EXPIRE_BATCH)
+    expired = set(expire_uploads(session, [job.id for job in jobs], now))
     for job in jobs:
-        job.status = JobStatus.CANCELED
-        job.error_code = "UPLOAD_EXPIRED"
-        job.error_message = "The upload was not finished before its deadline."
-        job.minutes_held = 0
-        job.completed_at = now
-        video = session.get(Video, job.video_id)
+        video = session.get(Video, job.video_id) if job.id in expired else None
         if video is not None:
             storage.delete("raw", video.storage_path)
-    session.flush()
     _remove_stale_partials(storage, settings, now)
-    return len(jobs)
+    return len(expired)
 
 
 def _remove_stale_partials(storage: Storage, settings: Settings, now: datetime) -> None:

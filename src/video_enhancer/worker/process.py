@@ -37,10 +37,10 @@ from video_enhancer.config import Settings, get_settings
 from video_enhancer.db import make_engine, make_session_factory, session_scope
 from video_enhancer.enhancers.base import Enhancer
 from video_enhancer.enhancers.registry import get_enhancer
+from video_enhancer.jobs.lifecycle import claim_next_job, requeue_expired_leases
 from video_enhancer.logging import configure_logging
-from video_enhancer.models import JobStatus, utcnow
-from video_enhancer.observability.metrics import WORKER_BUSY, WORKER_READY, record_job_finished
-from video_enhancer.queue.database import claim_next_job, requeue_expired_leases
+from video_enhancer.models import utcnow
+from video_enhancer.observability.metrics import WORKER_BUSY, WORKER_READY
 from video_enhancer.queue.wakeup import make_wakeup
 from video_enhancer.storage.base import Storage
 from video_enhancer.storage.factory import make_storage
@@ -221,8 +221,7 @@ class WorkerProcess:
 
         with session_scope(session_factory) as session:
             expired = expire_stale_uploads(session, self.settings, utcnow(), storage)
-        if expired:
-            record_job_finished(JobStatus.CANCELED, count=expired)
+        if expired:  # counted by the lifecycle once committed
             logger.info("expired unfinished uploads", extra={"count": expired})
 
     def _webhook_loop(self, session_factory: Any) -> None:

@@ -5,19 +5,21 @@
 1. download the raw object into ``<scratch>/<job_id>/`` (locked while the job runs; see
    `worker.scratch`);
 2. probe it: the measured duration decides (over the plan's maximum: DURATION_EXCEEDED) and is
-   recorded on the video;
+   recorded on the video; before any decode, the job's quota hold grows to the measured minutes
+   under the user's lock, or the job fails with QUOTA_EXCEEDED and nothing is charged
+   (`jobs.lifecycle.hold_measured_minutes`);
 3. enhance through the media pipeline with a storage-backed checkpoint, so a job whose worker
    died resumes at its last finished segment on any worker;
 4. verify the output (OUTPUT_VERIFICATION_FAILED otherwise);
 5. upload it to ``users/<uid>/videos/<vid>/enhanced-<job_id>.mp4`` in the enhanced area;
-6. complete and charge in one transaction (`queue.database.complete_job`).
+6. complete and charge in one transaction (`jobs.lifecycle.complete_job`).
 
 Between segments the pipeline asks whether to stop: a cancel request (acknowledged as
 CANCELED), a worker shutdown (the job is handed back to the queue), or a lost lease (the job is
 someone else's now: nothing more is written). Errors never escape `run`: media errors fail the
 job at once with their code; storage outages and anything unexpected are retried with back-off.
 A storage outage is counted in `ve_storage_errors_total` under the step it stopped (download,
-checkpoint, upload). The final statuses are counted by `queue.database`, where they are written.
+checkpoint, upload). Every status change goes through `jobs.lifecycle`, which also counts it.
 """
 
 from __future__ import annotations
@@ -38,6 +40,17 @@ from video_enhancer.config import Settings
 from video_enhancer.enhancers.base import Enhancer
 from video_enhancer.enhancers.registry import ENHANCERS
 from video_enhancer.errors import AppError, StorageUnavailable
+from video_enhancer.jobs.lifecycle import (
+    QUOTA_EXCEEDED,
+    MinutesHold,
+    acknowledge_cancel,
+    complete_job,
+    fail_job,
+    hand_back_job,
+    hold_measured_minutes,
+    quota_message,
+    retry_job,
+)
 from video_enhancer.logging import job_id_var, request_id_var, user_id_var
 from video_enhancer.media.encode import EncoderSettings
 from video_enhancer.media.errors import MediaError, PipelineStopped
@@ -48,20 +61,10 @@ from video_enhancer.models import Job, JobStage, JobStatus, User, Video
 from video_enhancer.observability.metrics import (
     FRAMES_PROCESSED,
     JOB_PROCESSING_SECONDS,
-    MINUTES_CHARGED,
     StorageOperation,
     record_storage_error,
 )
-from video_enhancer.queue.database import (
-    ClaimedJob,
-    CompletedOutput,
-    acknowledge_cancel,
-    complete_job,
-    fail_job,
-    hand_back_job,
-    is_cancel_requested,
-    retry_job,
-)
+from video_enhancer.queue.database import ClaimedJob, CompletedOutput, is_cancel_requested
 from video_enhancer.storage.base import Storage
 from video_enhancer.worker.checkpoint import StorageCheckpoint
 from video_enhancer.worker.heartbeat import LeaseHeartbeat
@@ -100,7 +103,6 @@ class _JobFacts:
     output_key: str
     max_duration_seconds: int
     max_output_height: int
-    plan: str
 
 
 class _Stop(Exception):
@@ -239,7 +241,6 @@ class JobRunner:
                 output_key=output_key(user.id, video.id, job.id),
                 max_duration_seconds=job.max_duration_seconds,
                 max_output_height=job.max_output_height,
-                plan=str(user.plan),
             )
 
     def _download(self, facts: _JobFacts, scratch: Path) -> Path:
@@ -261,7 +262,15 @@ class JobRunner:
                 f"The video is {info.duration_s:.1f} seconds long; your plan allows "
                 f"{facts.max_duration_seconds} seconds.",
             )
+        self._hold_measured_minutes(claimed, info.duration_s)
         return info
+
+    def _hold_measured_minutes(self, claimed: ClaimedJob, measured_seconds: float) -> None:
+        held = hold_measured_minutes(self.session_factory, claimed, measured_seconds)
+        if held == MinutesHold.OVER_QUOTA:
+            raise _Fail(QUOTA_EXCEEDED, quota_message(measured_seconds))
+        if held == MinutesHold.LOST:
+            raise _Stop(Outcome.LOST)
 
     def _record_measurements(self, claimed: ClaimedJob, info: MediaInfo) -> None:
         with self.session_factory.begin() as session:
@@ -330,14 +339,22 @@ class JobRunner:
         )
         minutes = complete_job(self.session_factory, claimed, output)
         if minutes is None:
-            logger.warning("job was no longer ours at completion; nothing charged")
-            return JobOutcome(Outcome.LOST, resumed_segments=result.resumed_segments)
+            return self._not_completed(claimed, result)
         self._clear_checkpoint(claimed)
-        MINUTES_CHARGED.labels(plan=facts.plan).inc(minutes)
         logger.info("job completed", extra={"minutes_charged": minutes, "enhancer": result.enhancer})
         return JobOutcome(
             Outcome.COMPLETED, minutes_charged=minutes, resumed_segments=result.resumed_segments
         )
+
+    def _not_completed(self, claimed: ClaimedJob, result: PipelineResult) -> JobOutcome:
+        with self.session_factory() as session:
+            job = session.get(Job, claimed.job_id)
+            failed = job is not None and job.status == JobStatus.FAILED and job.error_code == QUOTA_EXCEEDED
+        if failed:  # the completion's own quota check (a safety net behind the measured hold)
+            logger.warning("job failed at completion: too few minutes left; nothing charged")
+            return JobOutcome(Outcome.FAILED, error_code=QUOTA_EXCEEDED)
+        logger.warning("job was no longer ours at completion; nothing charged")
+        return JobOutcome(Outcome.LOST, resumed_segments=result.resumed_segments)
 
     def _clear_checkpoint(self, claimed: ClaimedJob) -> None:
         # The job is COMPLETED and charged: an outage now must not send it down the retry path.
