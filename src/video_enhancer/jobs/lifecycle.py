@@ -37,6 +37,7 @@ from video_enhancer.billing.service import charge_job, minutes_for_duration, usa
 from video_enhancer.config import Settings
 from video_enhancer.db import session_scope
 from video_enhancer.errors import InvalidState
+from video_enhancer.events.transitions import append_transition_events
 from video_enhancer.models import ACTIVE_STATUSES, TERMINAL_STATUSES, Job, JobStatus, User, Video, utcnow
 from video_enhancer.observability.metrics import JOB_RETRIES, MINUTES_CHARGED, record_job_finished
 from video_enhancer.queue.database import (
@@ -148,9 +149,11 @@ _PENDING = "video_enhancer.jobs.lifecycle.pending"
 def _record(session: Session, transition: Transition, job_id: uuid.UUID, **details: Any) -> None:
     """The hook every transition ends with, inside its transaction.
 
-    Metrics wait for the commit (`_count_committed`) so a rolled-back transition counts nothing.
+    Metrics wait for the commit (`_count_committed`) so a rolled-back transition counts nothing;
+    the job event log (docs/events.md) is written in the transaction itself.
     """
     session.info.setdefault(_PENDING, []).append(Recorded(transition, job_id, **details))
+    append_transition_events(session, transition.value, job_id)
 
 
 @event.listens_for(Session, "after_commit")

@@ -130,12 +130,27 @@ _PROGRESS_FIELDS = frozenset(
 )
 
 
-def record_progress(session_factory: SessionFactory, claimed: ClaimedJob, values: dict[str, Any]) -> bool:
-    """Write progress fields (stage, percent, frames, fps, eta); False once the lease is lost."""
+def record_progress(
+    session_factory: SessionFactory, claimed: ClaimedJob, values: dict[str, Any], *, event: bool = False
+) -> bool:
+    """Write progress fields (stage, percent, frames, fps, eta), and with `event` a `job.progress`
+    event in the same transaction; False once the lease is lost."""
     unknown = set(values) - _PROGRESS_FIELDS
     if unknown:  # the status and the hold belong to the lifecycle, not to progress reports
         raise ValueError(f"not progress fields: {sorted(unknown)}")
-    return _update_owned(session_factory, claimed, values)
+    with session_scope(session_factory) as session:
+        job = session.scalar(
+            update(Job)
+            .where(owned_by(claimed))
+            .values(values)
+            .returning(Job)
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )
+        if job is not None and event:
+            from video_enhancer.events.transitions import append_progress
+
+            append_progress(session, job)
+    return job is not None
 
 
 def is_cancel_requested(session_factory: SessionFactory, job_id: uuid.UUID) -> bool:

@@ -16,6 +16,8 @@ from video_enhancer.observability.metrics import FRAMES_PER_SECOND, JOB_STAGE_SE
 from video_enhancer.queue.database import ClaimedJob, SessionFactory, record_progress
 
 MIN_INTERVAL_SECONDS = 1.0
+# `job.progress` events: at most one a second per job (docs/events.md).
+MIN_EVENT_INTERVAL_SECONDS = 1.0
 # The pipeline's percent covers enhancing; 100 is written only by the completion itself.
 MAX_RUNNING_PERCENT = 99.0
 
@@ -26,6 +28,7 @@ class ProgressWriter:
         self._claimed = claimed
         self.lost = lost
         self._last_write = 0.0
+        self._last_event = float("-inf")
         self._stage: str | None = None
         self._stage_started = time.monotonic()
         self.frames_done = 0
@@ -70,5 +73,8 @@ class ProgressWriter:
         if not force and now - self._last_write < MIN_INTERVAL_SECONDS:
             return
         self._last_write = now
-        if not record_progress(self._session_factory, self._claimed, values):
+        event = now - self._last_event >= MIN_EVENT_INTERVAL_SECONDS
+        if event:
+            self._last_event = now
+        if not record_progress(self._session_factory, self._claimed, values, event=event):
             self.lost.set()
