@@ -24,6 +24,7 @@ from video_enhancer.errors import AppError, RateLimited, Unauthorized
 from video_enhancer.jobs.router import router as jobs_router
 from video_enhancer.logging import configure_logging, request_id_var
 from video_enhancer.observability import install_observability
+from video_enhancer.observability.readiness import log_enhancer_choice
 from video_enhancer.storage.base import Storage
 from video_enhancer.storage.factory import make_storage
 from video_enhancer.storage.router import router as storage_router
@@ -114,6 +115,7 @@ def create_app(
         # Hash the dummy password once at start-up so the first unknown-email login takes no longer
         # than a known one (logins must not reveal which emails exist).
         await asyncio.to_thread(warm_up, settings.bcrypt_rounds)
+        log_enhancer_choice(settings)
         yield
         engine.dispose()
 
