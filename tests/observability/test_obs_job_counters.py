@@ -15,6 +15,7 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy.orm import Session, sessionmaker
 
+from factories import make_job, make_user
 from media.clips import CFR, ClipLibrary
 from video_enhancer.config import Settings
 from video_enhancer.enhancers.lanczos import LanczosEnhancer
@@ -27,7 +28,6 @@ from video_enhancer.queue.pubsub_pull import Pulled
 from video_enhancer.queue.pubsub_side import DELIVERY_EXHAUSTED, DeadLetterConsumer
 from video_enhancer.queue.pubsub_worker import WORKER_ERROR, PubSubJobConsumer
 from video_enhancer.queue.service import enqueue_job
-from video_enhancer.queue.testing import make_job, make_user
 from video_enhancer.storage.base import Storage
 from video_enhancer.storage.local import LocalStorage
 from video_enhancer.worker.runner import JobRunner, Outcome

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from factories import make_job, make_user
 from video_enhancer.billing.service import minutes_held
 from video_enhancer.config import Settings
 from video_enhancer.models import Job, JobStatus, Plan, UsageEntry, User, Video, utcnow
@@ -29,7 +30,6 @@ from video_enhancer.queue.database import (
     retry_job,
 )
 from video_enhancer.queue.service import enqueue_job, request_cancel
-from video_enhancer.queue.testing import make_job, make_user
 
 Factory = sessionmaker[Session]
 

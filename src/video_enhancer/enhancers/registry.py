@@ -74,8 +74,8 @@ class EnhancerChoice:
     reason: str
 
     def describe(self) -> str:
-        label = " (classical fallback)" if self.classical else ""
-        return f"{self.name}{label}: {self.reason}"
+        label = ", the classical fallback" if self.classical else ""
+        return f"{self.name}{label} ({self.reason})"
 
 
 def choose_enhancer(requested: str, *, model_configured: bool) -> EnhancerChoice:
@@ -86,7 +86,7 @@ def choose_enhancer(requested: str, *, model_configured: bool) -> EnhancerChoice
     if model_configured:
         return EnhancerChoice("stream-diffvsr", False, "auto: model weights are configured")
     return EnhancerChoice(
-        "lanczos", True, "auto: no model weights configured (set VE_MODEL_PATH or VE_MODEL_ID)"
+        "lanczos", True, "auto: no model weights configured; set VE_MODEL_PATH or VE_MODEL_ID"
     )
 
 
