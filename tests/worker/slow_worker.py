@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 # This folder (for `support`) and tests/ (for `factories`, which `support` imports).
-sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from support import HookedLanczos
 
