@@ -3,6 +3,13 @@
 PostgreSQL is required: when it cannot be reached the tests fail rather than skip, so CI cannot
 go green without having exercised it. Each test session gets its own PostgreSQL database (so
 parallel runs do not collide), migrated with Alembic; tables are emptied after each test.
+
+The one fixture set of the suite: the database fixtures here, and the API, media and worker
+fixtures of the modules in `pytest_plugins`. Rows are made with `factories.py`.
+
+Markers: a test's PostgreSQL variant carries `postgres`, everything under `tests/cloud` carries
+`cloud`, so `make test-fast` (`-m "not postgres and not cloud"`) is the SQLite-only, no-emulator
+subset. `@pytest.mark.db_backends("postgresql")` limits a test to the backends it is about.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from video_enhancer.config import Settings
 from video_enhancer.db import make_engine, make_session_factory
 from video_enhancer.models import Base
+
+pytest_plugins = ["fixtures_api", "fixtures_media", "fixtures_worker"]
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN_URL = os.environ.get("VE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -74,7 +83,29 @@ def _truncate_all(url: str) -> None:
     engine.dispose()
 
 
-@pytest.fixture(params=DB_BACKENDS)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test on the database runs once per backend; the PostgreSQL run is marked `postgres`."""
+    if "db_backend" not in metafunc.fixturenames:
+        return
+    only = metafunc.definition.get_closest_marker("db_backends")
+    backends = [name for name in DB_BACKENDS if only is None or name in only.args]
+    marks = {"postgresql": [pytest.mark.postgres], "sqlite": []}
+    params = [pytest.param(name, marks=marks[name], id=name) for name in backends]
+    metafunc.parametrize("db_backend", params, indirect=True)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests under tests/cloud start the emulators: marked `cloud`, like tests using PostgreSQL alone."""
+    cloud = ROOT / "tests" / "cloud"
+    for item in items:
+        if item.path.is_relative_to(cloud):
+            item.add_marker(pytest.mark.cloud)
+        if "postgres_url" in getattr(item, "fixturenames", ()) and "db_backend" not in item.fixturenames:
+            item.add_marker(pytest.mark.postgres)
+
+
+@pytest.fixture
 def db_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 

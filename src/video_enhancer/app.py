@@ -7,6 +7,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -29,6 +30,7 @@ from video_enhancer.events.schemas import EventOut
 from video_enhancer.jobs.router import router as jobs_router
 from video_enhancer.logging import configure_logging, request_id_var
 from video_enhancer.observability import install_observability
+from video_enhancer.observability.readiness import log_enhancer_choice
 from video_enhancer.storage.base import Storage
 from video_enhancer.storage.factory import make_storage
 from video_enhancer.storage.router import router as storage_router
@@ -127,7 +129,9 @@ def _document_webhook_payloads(app: FastAPI) -> None:
     """OpenAPI `webhooks`: what a receiver gets, the same JSON as the stream's `data:`."""
 
     # A receiver answers 2xx to acknowledge; any other status is retried (docs/events.md).
-    acknowledged = {200: {"description": "Any 2xx acknowledges the delivery."}}
+    acknowledged: dict[int | str, dict[str, Any]] = {
+        200: {"description": "Any 2xx acknowledges the delivery."}
+    }
 
     @app.webhooks.post(
         "job-event",
@@ -151,6 +155,7 @@ def create_app(
         # Hash the dummy password once at start-up so the first unknown-email login takes no longer
         # than a known one (logins must not reveal which emails exist).
         await asyncio.to_thread(warm_up, settings.bcrypt_rounds)
+        log_enhancer_choice(settings)
         broker = app.state.event_broker = EventBroker(
             app.state.session_factory, settings.database_url, settings.event_poll_seconds
         )

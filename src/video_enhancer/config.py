@@ -10,10 +10,13 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from video_enhancer.enhancers.registry import EnhancerChoice
 
 DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"
 DEV_URL_SIGNING_SECRET = "dev-only-insecure-url-signing-secret"
@@ -212,9 +215,13 @@ class Settings(BaseSettings):
 
     @property
     def resolved_enhancer(self) -> str:
-        if self.enhancer != "auto":
-            return self.enhancer
-        return "stream-diffvsr" if (self.model_path or self.model_id) else "lanczos"
+        return self.enhancer_choice().name
+
+    def enhancer_choice(self) -> EnhancerChoice:
+        """Which enhancer the worker will load, and why (the module is not imported: no torch)."""
+        from video_enhancer.enhancers.registry import choose_enhancer
+
+        return choose_enhancer(self.enhancer, model_configured=bool(self.model_path or self.model_id))
 
     def stream_diffvsr_options(self) -> dict[str, Any]:
         """Constructor arguments of the stream-diffvsr enhancer."""

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from observability.factories import add_job, add_user, finished_job
+from factories import add_job, add_user, finished_job
 from video_enhancer.cli import main
 from video_enhancer.config import get_settings
 from video_enhancer.models import JobStatus, utcnow

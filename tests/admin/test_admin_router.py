@@ -7,7 +7,7 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from observability.factories import add_job, add_user, bearer, finished_job
+from factories import add_job, add_user, bearer, finished_job
 from video_enhancer.app import create_app
 from video_enhancer.config import Settings
 from video_enhancer.models import JobStatus, utcnow

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from observability.factories import add_job, add_usage, add_user, finished_job
+from factories import add_job, add_usage, add_user, finished_job
 from video_enhancer.admin.stats import compute_stats, format_stats_table, stats_as_dict
 from video_enhancer.models import JobStatus, Plan, utcnow
 

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
+from video_enhancer.queue.testing import make_user
 
 from video_enhancer.billing.plans import limits_for
 from video_enhancer.billing.service import minutes_held
@@ -32,7 +33,6 @@ from video_enhancer.jobs.lifecycle import (
 )
 from video_enhancer.models import Job, JobStatus, Plan, UsageEntry, User
 from video_enhancer.queue.database import CompletedOutput
-from video_enhancer.queue.testing import make_user
 from video_enhancer.storage.factory import make_storage
 from video_enhancer.videos.schemas import UploadRequest
 from video_enhancer.videos.service import create_upload

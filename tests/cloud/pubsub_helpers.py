@@ -13,6 +13,7 @@ from google.cloud import pubsub_v1
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from factories import make_job, make_user
 from video_enhancer.config import Settings
 from video_enhancer.db import session_scope
 from video_enhancer.jobs.lifecycle import complete_job, enqueue_job
@@ -22,7 +23,6 @@ from video_enhancer.queue.pubsub import make_publisher, make_subscriber, relay_o
 from video_enhancer.queue.pubsub_admin import ensure_pubsub_resources
 from video_enhancer.queue.pubsub_pull import Pulled
 from video_enhancer.queue.pubsub_worker import PubSubJobConsumer
-from video_enhancer.queue.testing import make_job, make_user
 
 SessionFactory = sessionmaker[Session]
 

@@ -13,6 +13,7 @@ from pubsub_helpers import job_status, queue_job, relay, setup_pubsub, wait_unti
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from factories import make_job, make_user
 from video_enhancer.config import Settings
 from video_enhancer.db import session_scope
 from video_enhancer.jobs.lifecycle import DELIVERY_EXHAUSTED
@@ -24,7 +25,6 @@ from video_enhancer.queue.pubsub_side import (
     UploadFinalizedConsumer,
     complete_upload_by_key,
 )
-from video_enhancer.queue.testing import make_job, make_user
 from video_enhancer.storage.gcs import GcsStorage
 
 

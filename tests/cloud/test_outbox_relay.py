@@ -12,12 +12,12 @@ from pubsub_helpers import audit_subscription, queue_job, relay, setup_pubsub
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from factories import make_job, make_user
 from video_enhancer.config import Settings
 from video_enhancer.db import session_scope
 from video_enhancer.jobs.lifecycle import enqueue_job
 from video_enhancer.models import Job, OutboxMessage, Plan, Video
 from video_enhancer.queue.pubsub import make_publisher, relay_outbox_once
-from video_enhancer.queue.testing import make_job, make_user
 
 
 def _drain(subscriber, path: str, expected: int) -> list:

@@ -10,8 +10,6 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
-from fixtures_api import app, client  # noqa: F401 - fixtures shared with the other API tests
-
 
 def free_port() -> int:
     with socket.socket() as sock:

@@ -25,7 +25,9 @@ def _events(client: TestClient, headers: dict[str, str], path: str) -> list[dict
     assert response.status_code == 200
     events = []
     for block in response.text.split("\r\n\r\n"):
-        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line and not line.startswith(":"))
+        fields = dict(
+            line.split(": ", 1) for line in block.splitlines() if ": " in line and not line.startswith(":")
+        )
         if "data" in fields:
             event = json.loads(fields["data"])
             assert fields["id"] == str(event["id"]) and fields["event"] == event["type"]
@@ -40,14 +42,20 @@ def test_a_job_writes_its_events_and_its_stream_ends_after_completion(
     content = clip.path.read_bytes()
     headers = register_user(client, f"flow-{uuid.uuid4().hex[:8]}@example.com", plan=Plan.CREATOR)
     upload = ticket(
-        client, headers, filename="a.mp4", contentType="video/mp4", sizeBytes=len(content),
+        client,
+        headers,
+        filename="a.mp4",
+        contentType="video/mp4",
+        sizeBytes=len(content),
         durationSeconds=clip.duration_s,
     )
     assert put_upload(client, upload, content).status_code in (200, 201, 204)
     worker_settings = settings.model_copy(
         update={"segment_seconds": 0.5, "worker_metrics_port": -1, "queue_poll_seconds": 0.1}
     )
-    worker = WorkerProcess(worker_settings, engine=engine, storage=LocalStorage.from_settings(worker_settings))
+    worker = WorkerProcess(
+        worker_settings, engine=engine, storage=LocalStorage.from_settings(worker_settings)
+    )
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
     try:
@@ -65,7 +73,9 @@ def test_a_job_writes_its_events_and_its_stream_ends_after_completion(
     assert types[-1] == "job.completed"
     assert set(types[3:-1]) <= {"job.progress"}
     assert [event["id"] for event in events] == list(range(1, len(events) + 1))
-    assert all(e["data"]["jobId"] == upload["jobId"] and e["data"]["videoId"] == upload["videoId"] for e in events)
+    assert all(
+        e["data"]["jobId"] == upload["jobId"] and e["data"]["videoId"] == upload["videoId"] for e in events
+    )
     assert events[0]["data"]["sizeBytes"] == len(content)
     assert events[1]["data"]["queuePosition"] == 1
     completed = events[-1]["data"]

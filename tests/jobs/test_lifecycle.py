@@ -18,6 +18,7 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
+from video_enhancer.queue.testing import make_job, make_user
 
 from video_enhancer.config import Settings
 from video_enhancer.errors import InvalidState
@@ -34,7 +35,6 @@ from video_enhancer.models import (
     utcnow,
 )
 from video_enhancer.queue.database import ClaimedJob, CompletedOutput
-from video_enhancer.queue.testing import make_job, make_user
 
 Factory = sessionmaker[Session]
 WORKER = "walker"

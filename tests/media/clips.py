@@ -2,7 +2,7 @@
 
 Reusable by any test: ``from media.clips import make_clip, ClipSpec`` (``tests/`` is on
 ``sys.path`` through its root conftest, like ``helpers``). The ``clips`` fixture in
-``tests/media/conftest.py`` caches each clip per session. Every function writes into the directory it is
+``tests/fixtures_media.py`` caches each clip per session. Every function writes into the directory it is
 given and returns a ``Clip`` describing what the file really contains: the expected outcome
 that probes and pipeline outputs are compared with.
 

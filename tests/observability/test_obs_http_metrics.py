@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from video_enhancer.observability.middleware import UNMATCHED_ROUTE
 
-from .factories import metric_value
+from .scrape import metric_value
 
 
 def _count(client: TestClient, route: str, status: str, method: str = "GET") -> float:

@@ -15,6 +15,7 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy.orm import Session, sessionmaker
 
+from factories import make_job, make_user
 from media.clips import CFR, ClipLibrary
 from video_enhancer.config import Settings
 from video_enhancer.enhancers.lanczos import LanczosEnhancer
@@ -33,7 +34,6 @@ from video_enhancer.queue.pubsub import JobMessage, encode_payload
 from video_enhancer.queue.pubsub_pull import Pulled
 from video_enhancer.queue.pubsub_side import DeadLetterConsumer
 from video_enhancer.queue.pubsub_worker import WORKER_ERROR, PubSubJobConsumer
-from video_enhancer.queue.testing import make_job, make_user
 from video_enhancer.storage.base import Storage
 from video_enhancer.storage.local import LocalStorage
 from video_enhancer.worker.runner import JobRunner, Outcome

@@ -17,6 +17,7 @@ from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.orm import Session
 
+from fixtures_api import LogReader
 from helpers import register_user
 from media.clips import CFR, ClipLibrary
 from video_enhancer.config import Settings
@@ -25,8 +26,7 @@ from video_enhancer.storage.local import LocalStorage
 from video_enhancer.worker.process import WorkerProcess
 from video_helpers import put_upload, request_upload
 
-from .conftest import LogReader
-from .factories import metric_value
+from .scrape import metric_value
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 

@@ -11,11 +11,10 @@ from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from factories import add_user, bearer
+from fixtures_api import LogReader
 from video_enhancer.config import Settings
 from video_enhancer.logging import JsonFormatter, bind_user_id, job_id_var, redact, request_id_var
-
-from .conftest import LogReader
-from .factories import add_user, bearer
 
 
 def _bound_user() -> str:

@@ -9,13 +9,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from factories import add_job, add_user
 from video_enhancer.app import create_app
 from video_enhancer.config import Settings
 from video_enhancer.db import make_engine
 from video_enhancer.models import JobStatus, utcnow
 from video_enhancer.observability.collectors import QueueCollector
 
-from .factories import add_job, add_user, metric_value
+from .scrape import metric_value
 
 
 def _seed_queue(session: Session) -> None:

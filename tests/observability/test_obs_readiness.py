@@ -13,7 +13,7 @@ from video_enhancer.config import Settings
 from video_enhancer.db import find_migrations_dir, make_engine
 from video_enhancer.observability.readiness import script_heads
 
-from .factories import metric_value
+from .scrape import metric_value
 
 
 def _unreachable_url(settings: Settings, tmp_path: Path) -> str:

@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from factories import make_user
 from video_enhancer.db import make_engine, make_session_factory
 from video_enhancer.jobs.lifecycle import claim_next_job
 from video_enhancer.models import Job, JobStatus, Video, utcnow
-from video_enhancer.queue.testing import make_user
 
 PROCESSES = 8
 JOBS = 1000

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from factories import make_job, make_user
 from video_enhancer.billing.service import minutes_held
 from video_enhancer.config import Settings
 from video_enhancer.jobs.lifecycle import (
@@ -32,7 +33,6 @@ from video_enhancer.queue.database import (
     record_progress,
     retry_delay_seconds,
 )
-from video_enhancer.queue.testing import make_job, make_user
 
 Factory = sessionmaker[Session]
 

@@ -4,13 +4,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from factories import make_job, make_user
 from video_enhancer.billing.service import minutes_held
 from video_enhancer.config import Settings
 from video_enhancer.errors import InvalidState
 from video_enhancer.jobs.lifecycle import enqueue_job, request_cancel
 from video_enhancer.models import JobStatus, OutboxMessage, Plan
 from video_enhancer.queue.service import queue_rank
-from video_enhancer.queue.testing import make_job, make_user
 
 
 def test_enqueue_sets_rank_and_status(session: Session, settings: Settings) -> None:

@@ -10,6 +10,8 @@ import os
 import sys
 from pathlib import Path
 
+# This folder (for `support`) and tests/ (for `factories`, which `support` imports).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from support import HookedLanczos

@@ -8,13 +8,13 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from factories import make_job, make_user
 from video_enhancer.config import Settings
 from video_enhancer.enhancers.base import EnhancerSession, Frame, Size
 from video_enhancer.enhancers.lanczos import LanczosEnhancer
 from video_enhancer.jobs.lifecycle import claim_next_job, enqueue_job
 from video_enhancer.models import Job, Plan, Video
 from video_enhancer.queue.database import ClaimedJob
-from video_enhancer.queue.testing import make_job, make_user
 from video_enhancer.storage.base import Storage
 
 Factory = sessionmaker[Session]

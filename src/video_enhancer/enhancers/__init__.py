@@ -3,9 +3,11 @@
 from video_enhancer.enhancers.base import Enhancer, EnhancerError, EnhancerSession, Frame, Size
 from video_enhancer.enhancers.registry import (
     ENHANCERS,
+    EnhancerChoice,
     EnhancerSpec,
     EnhancerUnavailableError,
     UnknownEnhancerError,
+    choose_enhancer,
     enhancer_names,
     get_enhancer,
     get_enhancer_spec,
@@ -14,6 +16,7 @@ from video_enhancer.enhancers.registry import (
 __all__ = [
     "ENHANCERS",
     "Enhancer",
+    "EnhancerChoice",
     "EnhancerError",
     "EnhancerSession",
     "EnhancerSpec",
@@ -21,6 +24,7 @@ __all__ = [
     "Frame",
     "Size",
     "UnknownEnhancerError",
+    "choose_enhancer",
     "enhancer_names",
     "get_enhancer",
     "get_enhancer_spec",

@@ -65,6 +65,31 @@ def get_enhancer_spec(name: str) -> EnhancerSpec:
         ) from None
 
 
+@dataclass(frozen=True)
+class EnhancerChoice:
+    """The enhancer the settings select, decided without importing it (no torch in the API)."""
+
+    name: str
+    classical: bool
+    reason: str
+
+    def describe(self) -> str:
+        label = ", the classical fallback" if self.classical else ""
+        return f"{self.name}{label} ({self.reason})"
+
+
+def choose_enhancer(requested: str, *, model_configured: bool) -> EnhancerChoice:
+    """`auto` picks Stream-DiffVSR when weights are configured and the Lanczos fallback otherwise."""
+    if requested != "auto":
+        spec = get_enhancer_spec(requested)
+        return EnhancerChoice(spec.name, spec.classical, f"VE_ENHANCER={requested}")
+    if model_configured:
+        return EnhancerChoice("stream-diffvsr", False, "auto: model weights are configured")
+    return EnhancerChoice(
+        "lanczos", True, "auto: no model weights configured; set VE_MODEL_PATH or VE_MODEL_ID"
+    )
+
+
 def get_enhancer(name: str, **kwargs: Any) -> Enhancer:
     """Construct the enhancer called ``name``; ``kwargs`` go to its constructor."""
     spec = get_enhancer_spec(name)

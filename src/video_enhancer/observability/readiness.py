@@ -1,5 +1,8 @@
 """Readiness checks of the API: database reachable, storage reachable, schema migrated to head.
 
+`/readyz` also names the enhancer the workers are configured to run (`enhancer_details`), so a
+deployment that fell back to the classical Lanczos resampler says so before any job completes.
+
 Each check returns a `CheckResult` instead of raising, so `/readyz` can report every failing
 dependency at once. Error details name the exception class only: `/readyz` is unauthenticated
 and a driver message may carry host names or credentials (the full error goes to the log).
@@ -16,6 +19,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import ColumnClause, Connection, Engine, column, inspect, select, table, text
 
+from video_enhancer.config import Settings
 from video_enhancer.db import find_migrations_dir
 from video_enhancer.observability.metrics import READINESS_CHECK
 from video_enhancer.storage.base import Storage
@@ -103,6 +107,22 @@ def run_readiness_checks(engine: Engine, storage: Storage) -> dict[str, CheckRes
     for name, result in results.items():
         READINESS_CHECK.labels(check=name).set(1.0 if result.ok else 0.0)
     return results
+
+
+def enhancer_details(settings: Settings) -> dict[str, object]:
+    """The enhancer chosen by the settings, resolved without importing it (the API has no torch)."""
+    choice = settings.enhancer_choice()
+    return {"name": choice.name, "classical": choice.classical, "reason": choice.reason}
+
+
+def log_enhancer_choice(settings: Settings) -> None:
+    """One start-up line naming the enhancer jobs will get; a warning when it is the fallback."""
+    choice = settings.enhancer_choice()
+    extra = {"enhancer": choice.name, "classical": choice.classical, "reason": choice.reason}
+    if choice.classical and settings.enhancer == "auto":
+        logger.warning("no model configured: jobs fall back to the classical lanczos enhancer", extra=extra)
+    else:
+        logger.info("enhancer selected", extra=extra)
 
 
 def _failed(check: str, exc: Exception) -> CheckResult:

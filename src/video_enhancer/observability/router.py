@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from pydantic import BaseModel
 
-from video_enhancer.observability.readiness import run_readiness_checks
+from video_enhancer.observability.readiness import enhancer_details, run_readiness_checks
 
 router = APIRouter(include_in_schema=False)
 
@@ -29,12 +29,16 @@ async def healthz() -> Health:
 
 @router.get("/readyz")
 def readyz(request: Request) -> JSONResponse:
-    """200 when the database, storage and schema are all usable; 503 naming each failing check."""
+    """200 when the database, storage and schema are all usable; 503 naming each failing check.
+
+    `enhancer` names what the workers are configured to run (informational: not a check).
+    """
     results = run_readiness_checks(request.app.state.engine, request.app.state.storage)
     ready = all(result.ok for result in results.values())
     body = {
         "status": "ready" if ready else "not_ready",
         "checks": {name: result.as_dict() for name, result in results.items()},
+        "enhancer": enhancer_details(request.app.state.settings),
     }
     return JSONResponse(body, status_code=200 if ready else 503)
 

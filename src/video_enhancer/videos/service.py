@@ -153,6 +153,7 @@ def _new_job(user: User, video_id: uuid.UUID, limits: PlanLimits, minutes: int, 
         max_output_height=limits.max_output_height,
         max_attempts=settings.job_max_attempts,
         request_id=request_id_var.get(),
+        enhancer=settings.resolved_enhancer,
     )
 
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from video_enhancer.config import Settings
@@ -217,6 +218,7 @@ class JobRunner:
 
     def _process(self, claimed: ClaimedJob, scratch: Path, progress: ProgressWriter) -> JobOutcome:
         facts = self._load_facts(claimed)
+        self._record_enhancer(claimed)
         progress.stage(JobStage.DOWNLOADING, progress_percent=0.0)
         source = self._download(facts, scratch)
         progress.stage(JobStage.PROBING)
@@ -241,6 +243,17 @@ class JobRunner:
                 output_key=output_key(user.id, video.id, job.id),
                 max_duration_seconds=job.max_duration_seconds,
                 max_output_height=job.max_output_height,
+            )
+
+    def _record_enhancer(self, claimed: ClaimedJob) -> None:
+        """The API wrote the enhancer its settings name; the one loaded here is the truth."""
+        name = self.enhancer.name
+        with self.session_factory.begin() as session:
+            session.execute(
+                update(Job)
+                .where(Job.id == claimed.job_id, Job.lease_owner == claimed.worker_id)
+                .where(Job.enhancer.is_distinct_from(name))
+                .values(enhancer=name)
             )
 
     def _download(self, facts: _JobFacts, scratch: Path) -> Path:

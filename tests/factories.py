@@ -1,6 +1,8 @@
-"""Rows for operations tests: users, videos, jobs and usage entries written straight to the database.
+"""Rows written straight to the database, for tests of code that reads them.
 
-Importable from `tests/admin` as `observability.factories` (this folder is a package).
+Two families: `make_user`/`make_job` give a PRO user and an uploaded job ready to queue (queue,
+worker and cloud tests); `add_user`/`add_job`/`add_usage`/`finished_job` give rows in any state
+with chosen timestamps (operations and admin tests). The service never imports this module.
 """
 
 from __future__ import annotations
@@ -8,19 +10,63 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from video_enhancer.auth.tokens import create_access_token
+from video_enhancer.billing.plans import limits_for
 from video_enhancer.config import Settings
 from video_enhancer.models import Job, JobStatus, Plan, UsageEntry, User, Video, utcnow
+
+
+def make_user(session: Session, plan: Plan = Plan.PRO) -> User:
+    return add_user(session, plan=plan)
+
+
+def make_job(
+    session: Session,
+    user: User,
+    *,
+    status: JobStatus = JobStatus.UPLOADED,
+    claimed_seconds: float = 5.0,
+    minutes_held: int = 1,
+    storage_path: str | None = None,
+    max_attempts: int = 3,
+) -> Job:
+    limits = limits_for(user.plan)
+    video_id = uuid.uuid4()
+    video = Video(
+        id=video_id,
+        user_id=user.id,
+        original_filename="clip.mp4",
+        content_type="video/mp4",
+        size_bytes=1000,
+        claimed_duration_seconds=claimed_seconds,
+        storage_path=storage_path or f"users/{user.id}/videos/{video_id}/source.mp4",
+        upload_expires_at=utcnow() + timedelta(hours=1),
+    )
+    session.add(video)
+    session.flush()
+    job = Job(
+        user_id=user.id,
+        video_id=video.id,
+        status=status,
+        priority=limits.queue_priority,
+        minutes_held=minutes_held,
+        max_duration_seconds=limits.max_duration_seconds,
+        max_output_height=limits.max_output_height,
+        max_attempts=max_attempts,
+        request_id=f"req-{uuid.uuid4().hex[:8]}",
+    )
+    session.add(job)
+    session.flush()
+    return job
 
 
 def add_user(
     session: Session, *, email: str | None = None, plan: Plan = Plan.FREE, is_admin: bool = False
 ) -> User:
     user = User(
-        email=email or f"user-{uuid.uuid4().hex[:8]}@example.com",
+        email=email or f"user-{uuid.uuid4().hex[:12]}@example.com",
         password_hash="not-a-real-hash",
         plan=plan,
         is_admin=is_admin,
@@ -91,18 +137,5 @@ def finished_job(
 
 
 def bearer(user: User, settings: Settings) -> dict[str, str]:
+    """Authorization headers for a user made here (no password: the token is signed directly)."""
     return {"Authorization": f"Bearer {create_access_token(user.id, settings)}"}
-
-
-def metric_value(client: TestClient, name: str, labels: dict[str, str] | None = None) -> float | None:
-    """The value of one sample of `/metrics`, or None when that sample is not exposed."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    wanted = labels or {}
-    response = client.get("/metrics")
-    assert response.status_code == 200, response.text
-    for family in text_string_to_metric_families(response.text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in wanted.items()):
-                return float(sample.value)
-    return None

@@ -1,3 +1,5 @@
+"""Media fixtures: `clips`, the test clips, generated once per session for every directory."""
+
 from __future__ import annotations
 
 import pytest

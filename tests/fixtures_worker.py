@@ -1,18 +1,14 @@
+"""Worker fixtures: `worker_settings` (quick leases and polling), local `storage` and `scratch`."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
-from media.clips import ClipLibrary
 from video_enhancer.config import Settings
 from video_enhancer.storage.base import Storage
 from video_enhancer.storage.local import LocalStorage
-
-
-@pytest.fixture(scope="session")
-def clips(tmp_path_factory: pytest.TempPathFactory) -> ClipLibrary:
-    return ClipLibrary(tmp_path_factory.mktemp("worker-clips"))
 
 
 @pytest.fixture
