@@ -7,7 +7,6 @@ requests cannot oversubscribe a quota. The job is queued only once its bytes are
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from video_enhancer.logging import request_id_var
 from video_enhancer.models import ACTIVE_STATUSES, Job, JobStatus, User, Video, utcnow
 from video_enhancer.observability.metrics import QUOTA_REJECTIONS
 from video_enhancer.queue.service import enqueue_job, request_cancel
+from video_enhancer.storage import keys
 from video_enhancer.storage.base import SignedUrl, Storage
 from video_enhancer.videos import repository
 from video_enhancer.videos.errors import (
@@ -45,16 +45,7 @@ VIDEO_EXTENSIONS: dict[str, str] = {
     "video/x-m4v": ".m4v",
     "video/3gpp": ".3gp",
 }
-_RAW_KEY = re.compile(r"users/([0-9a-f-]{36})/videos/([0-9a-f-]{36})/source(\.[a-z0-9]+)?")
 _EXPIRE_BATCH = 500
-
-
-def raw_key(user_id: uuid.UUID, video_id: uuid.UUID, extension: str) -> str:
-    return f"users/{user_id}/videos/{video_id}/source{extension}"
-
-
-def segments_prefix(job_id: uuid.UUID) -> str:
-    return f"jobs/{job_id}/"
 
 
 # Requesting an upload
@@ -82,7 +73,7 @@ def create_upload(
     _check_plan(session, user, limits, request, minutes)
 
     video_id = uuid.uuid4()
-    key = raw_key(user.id, video_id, extension)
+    key = keys.raw_key(user.id, video_id, extension)
     video = Video(
         id=video_id,
         user_id=user.id,
@@ -167,14 +158,9 @@ def _clean_filename(filename: str) -> str:
 # Completing an upload
 
 
-def video_id_from_raw_key(key: str) -> uuid.UUID | None:
-    match = _RAW_KEY.fullmatch(key)
-    return uuid.UUID(match.group(2)) if match else None
-
-
 def ensure_upload_expected(session: Session, key: str) -> Video:
     """The live video a raw key belongs to, when its job still waits for bytes (job row locked)."""
-    video_id = video_id_from_raw_key(key)
+    video_id = keys.video_id_of_raw_key(key)
     video = repository.get_live_video(session, video_id) if video_id else None
     if video is None or video.storage_path != key:
         raise VideoNotFound("No upload is expected under this key.")
@@ -299,6 +285,8 @@ def delete_video(session: Session, user: User, video_id: uuid.UUID, storage: Sto
     storage.delete("raw", video.storage_path)
     if video.output_storage_path:
         storage.delete("enhanced", video.output_storage_path)
+    # Whatever else a video or its jobs left (previews, segments of an interrupted job).
+    storage.delete_prefix("enhanced", keys.video_prefix(video.user_id, video.id))
     for job in jobs:
-        storage.delete_prefix("raw", segments_prefix(job.id))
-        storage.delete_prefix("enhanced", segments_prefix(job.id))
+        storage.delete_prefix("raw", keys.job_prefix(job.id))
+        storage.delete_prefix("enhanced", keys.job_prefix(job.id))

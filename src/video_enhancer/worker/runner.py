@@ -62,6 +62,7 @@ from video_enhancer.queue.database import (
     is_cancel_requested,
     retry_job,
 )
+from video_enhancer.storage import keys
 from video_enhancer.storage.base import Storage
 from video_enhancer.worker.checkpoint import StorageCheckpoint
 from video_enhancer.worker.heartbeat import LeaseHeartbeat
@@ -139,10 +140,6 @@ class _StopCheck:
         else:
             return False
         return True
-
-
-def output_key(user_id: object, video_id: object, job_id: object) -> str:
-    return f"users/{user_id}/videos/{video_id}/enhanced-{job_id}.mp4"
 
 
 @contextmanager
@@ -236,7 +233,7 @@ class JobRunner:
                 raise _Fail("NOT_FOUND", "The video of this job no longer exists.")
             return _JobFacts(
                 raw_key=video.storage_path,
-                output_key=output_key(user.id, video.id, job.id),
+                output_key=keys.output_key(user.id, video.id, job.id),
                 max_duration_seconds=job.max_duration_seconds,
                 max_output_height=job.max_output_height,
                 plan=str(user.plan),
