@@ -227,12 +227,9 @@ def expire_stale_uploads(
 
 
 def _remove_stale_partials(storage: Storage, settings: Settings, now: datetime) -> None:
-    # Temporary files of local uploads cut off mid-stream (e.g. the API restarted): anything
-    # untouched for as long as an upload may take is abandoned.
-    from video_enhancer.storage.local import LocalStorage
-
-    if isinstance(storage, LocalStorage):
-        storage.remove_stale_partials(timedelta(seconds=settings.upload_expiry_seconds), now)
+    # Uploads cut off mid-stream (e.g. the API restarted): anything untouched for as long as an
+    # upload may take is abandoned.
+    storage.remove_stale_partials(timedelta(seconds=settings.upload_expiry_seconds), now)
 
 
 # Reading and deleting
