@@ -29,6 +29,7 @@ from video_enhancer.storage.factory import make_storage
 from video_enhancer.storage.router import router as storage_router
 from video_enhancer.users.router import router as users_router
 from video_enhancer.videos.router import router as videos_router
+from video_enhancer.videos.uploads import router as uploads_router
 
 logger = logging.getLogger(__name__)
 
@@ -136,6 +137,7 @@ def create_app(
     app.include_router(users_router, prefix="/users", tags=["users"])
     app.include_router(videos_router, prefix="/videos", tags=["videos"])
     app.include_router(jobs_router, prefix="/jobs", tags=["jobs"])
+    app.include_router(uploads_router, prefix="/storage", tags=["storage"])
     app.include_router(storage_router, prefix="/storage", tags=["storage"])
     app.include_router(admin_router, tags=["admin"])
     return app

@@ -18,14 +18,10 @@ from video_enhancer.db import session_scope
 from video_enhancer.models import Job, JobStatus, OutboxMessage, Plan, Video, utcnow
 from video_enhancer.queue.pubsub import make_subscriber, tier_subscription
 from video_enhancer.queue.pubsub_pull import Pulled, drain_loop, pull_one, redeliver_after
-from video_enhancer.queue.pubsub_side import (
-    DELIVERY_EXHAUSTED,
-    DeadLetterConsumer,
-    UploadFinalizedConsumer,
-    complete_upload_by_key,
-)
+from video_enhancer.queue.pubsub_side import DELIVERY_EXHAUSTED, DeadLetterConsumer, UploadFinalizedConsumer
 from video_enhancer.queue.testing import make_job, make_user
 from video_enhancer.storage.gcs import GcsStorage
+from video_enhancer.videos.service import complete_upload_by_key
 
 
 def _nack_until_dead_lettered(settings: Settings, priority: int) -> None:

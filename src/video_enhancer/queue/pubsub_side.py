@@ -5,7 +5,7 @@
   holds a live lease on it.
 * `UploadFinalizedConsumer`: an OBJECT_FINALIZE notification of the raw bucket completes the
   upload exactly as `POST /videos/{id}/complete` does, so the job is queued even when the app
-  never calls back.
+  never calls back. It is handed the videos domain's completer: the queue does not import it.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from video_enhancer.models import TERMINAL_STATUSES, Job, JobStatus, utcnow
 from video_enhancer.observability.metrics import record_job_finished
 from video_enhancer.queue.pubsub import SessionFactory, dead_letter_subscription
 from video_enhancer.queue.pubsub_pull import Pulled, ack, job_id_of, redeliver_after, seconds_until
-from video_enhancer.storage.base import Storage
 
 log = logging.getLogger(__name__)
 
@@ -94,20 +93,7 @@ class DeadLetterConsumer:
 # -- upload notifications ---------------------------------------------------------------------
 
 UploadCompleter = Callable[[str], None]
-
-
-def complete_upload_by_key(
-    session_factory: SessionFactory, storage: Storage, settings: Settings
-) -> UploadCompleter:
-    """What `POST /videos/{id}/complete` does, keyed by the raw object's name."""
-    from video_enhancer.videos.service import ensure_upload_expected, mark_upload_complete
-
-    def complete(key: str) -> None:
-        with session_scope(session_factory) as session:
-            video = ensure_upload_expected(session, key)
-            mark_upload_complete(session, video, storage, settings)
-
-    return complete
+"""Finishes the upload stored under a raw key (`videos.service.complete_upload_by_key`)."""
 
 
 class UploadFinalizedConsumer:

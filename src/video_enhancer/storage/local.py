@@ -18,7 +18,7 @@ from typing import BinaryIO
 from urllib.parse import urlencode
 
 from video_enhancer.config import Settings
-from video_enhancer.errors import StorageUnavailable
+from video_enhancer.errors import NotFound, StorageUnavailable
 from video_enhancer.storage.base import (
     AREAS,
     Area,
@@ -40,6 +40,7 @@ __all__ = [
     "LocalStorage",
     "ObjectNotFound",
     "download_fields",
+    "require_local",
     "upload_fields",
     "validate_area",
     "validate_key",
@@ -204,6 +205,13 @@ class LocalStorage:
         query = {name: value for name, value in fields.items() if name != "method"}
         query["signature"] = self.signer.sign(fields)
         return f"{self.public_base_url}{path}?{urlencode(query)}"
+
+
+def require_local(storage: object) -> LocalStorage:
+    """The app's storage when it is the local backend; the signed-URL routes 404 otherwise."""
+    if not isinstance(storage, LocalStorage):
+        raise NotFound()
+    return storage
 
 
 def upload_fields(

@@ -8,16 +8,17 @@ requests cannot oversubscribe a quota. The job is queued only once its bytes are
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import PurePosixPath
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from video_enhancer.billing.plans import PlanLimits, limits_for
 from video_enhancer.billing.service import minutes_for_duration, usage_for
 from video_enhancer.config import Settings
+from video_enhancer.db import session_scope
 from video_enhancer.errors import InvalidState, PayloadTooLarge, QuotaExceeded
 from video_enhancer.jobs.repository import jobs_for_videos
 from video_enhancer.logging import request_id_var
@@ -188,6 +189,19 @@ def mark_upload_complete(session: Session, video: Video, storage: Storage, setti
     job.status = JobStatus.UPLOADED
     enqueue_job(session, job, settings)
     return job
+
+
+def complete_upload_by_key(
+    session_factory: sessionmaker[Session], storage: Storage, settings: Settings
+) -> Callable[[str], None]:
+    """What `POST /videos/{id}/complete` does, keyed by the raw object's name (GCS notifications)."""
+
+    def complete(key: str) -> None:
+        with session_scope(session_factory) as session:
+            video = ensure_upload_expected(session, key)
+            mark_upload_complete(session, video, storage, settings)
+
+    return complete
 
 
 def complete_upload(
