@@ -12,8 +12,8 @@ from types import FrameType
 from typing import Any, TextIO
 
 from video_enhancer.enhancers.registry import enhancer_names, get_enhancer_spec
-from video_enhancer.errors import AppError
-from video_enhancer.media.errors import MediaError, PipelineStopped
+from video_enhancer.errors import ServiceError
+from video_enhancer.media.errors import PipelineStopped
 from video_enhancer.media.local import enhance_file
 from video_enhancer.media.pipeline import Progress
 
@@ -90,7 +90,7 @@ def enhance_command(args: argparse.Namespace) -> int:
         bar.finish()
         print("interrupted: nothing was written", file=sys.stderr)
         return interrupt.exit_status()
-    except (MediaError, AppError) as exc:
+    except ServiceError as exc:
         bar.finish()
         print(f"error: {exc.code}: {exc}", file=sys.stderr)
         return 1

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from video_enhancer.config import Settings
 from video_enhancer.enhancers.base import Enhancer
 from video_enhancer.enhancers.registry import ENHANCERS
-from video_enhancer.errors import AppError, StorageUnavailable
+from video_enhancer.errors import ServiceError, StorageUnavailable
 from video_enhancer.logging import job_id_var, request_id_var, user_id_var
 from video_enhancer.media.encode import EncoderSettings
 from video_enhancer.media.errors import MediaError, PipelineStopped
@@ -396,5 +396,5 @@ class JobRunner:
 
 
 def _code_of(exc: Exception) -> str:
-    """Transient errors keep their own stable code when they have one (AppError), else a generic one."""
-    return exc.code if isinstance(exc, AppError) else UNEXPECTED_ERROR
+    """Transient errors keep their own stable code when they have one (ServiceError), else a generic one."""
+    return exc.code if isinstance(exc, ServiceError) else UNEXPECTED_ERROR
