@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from video_enhancer.enhance_options import ENHANCE_DEFAULTS, ModelDtype, StreamDiffVSROptions
 
 DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"
 DEV_URL_SIGNING_SECRET = "dev-only-insecure-url-signing-secret"
@@ -137,14 +139,20 @@ class Settings(BaseSettings):
     )
     flow_weights: Path | None = Field(None, description="RAFT-large weights file (torchvision format).")
     model_device: str = Field("auto", description="`auto`, `cuda`, `cuda:N` or `cpu`.")
-    model_dtype: Literal["float32", "float16", "bfloat16"] = Field(
+    model_dtype: ModelDtype = Field(
         "float16",
         description="Precision of UNet, ControlNet and autoencoder (RAFT and the scheduler stay fp32).",
     )
-    encoder: str = Field("libx264", description="Video encoder: `libx264`, or `h264_nvenc` when present.")
-    encoder_preset: str = Field("slow", description="Encoder preset.")
-    encoder_crf: int = Field(18, ge=0, le=51, description="Constant rate factor (quality) of the encoder.")
-    segment_seconds: float = Field(4.0, description="Length of a processing segment (the unit of resume).")
+    encoder: str = Field(
+        ENHANCE_DEFAULTS.encoder, description="Video encoder: `libx264`, or `h264_nvenc` when present."
+    )
+    encoder_preset: str = Field(ENHANCE_DEFAULTS.preset, description="Encoder preset.")
+    encoder_crf: int = Field(
+        ENHANCE_DEFAULTS.crf, ge=0, le=51, description="Constant rate factor (quality) of the encoder."
+    )
+    segment_seconds: float = Field(
+        ENHANCE_DEFAULTS.segment_seconds, description="Length of a processing segment (the unit of resume)."
+    )
 
     @field_validator("admin_emails", mode="before")
     @classmethod
@@ -178,15 +186,15 @@ class Settings(BaseSettings):
             return self.enhancer
         return "stream-diffvsr" if (self.model_path or self.model_id) else "lanczos"
 
-    def stream_diffvsr_options(self) -> dict[str, Any]:
-        """Constructor arguments of the stream-diffvsr enhancer."""
-        return {
-            "model_path": self.model_path,
-            "model_id": self.model_id,
-            "flow_weights": self.flow_weights,
-            "device": self.model_device,
-            "dtype": self.model_dtype,
-        }
+    def stream_diffvsr_options(self) -> StreamDiffVSROptions:
+        """The stream-diffvsr enhancer's options from the `VE_MODEL_*` settings."""
+        return StreamDiffVSROptions(
+            model_path=self.model_path,
+            model_id=self.model_id,
+            flow_weights=self.flow_weights,
+            device=self.model_device,
+            dtype=self.model_dtype,
+        )
 
 
 @lru_cache

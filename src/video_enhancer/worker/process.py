@@ -59,7 +59,9 @@ def default_worker_id() -> str:
 
 def enhancer_options(settings: Settings) -> dict[str, Any]:
     """Constructor arguments for the configured enhancer (lanczos takes none)."""
-    return settings.stream_diffvsr_options() if settings.resolved_enhancer == "stream-diffvsr" else {}
+    if settings.resolved_enhancer != "stream-diffvsr":
+        return {}
+    return settings.stream_diffvsr_options().constructor_kwargs()
 
 
 def load_enhancer(settings: Settings) -> Enhancer:
