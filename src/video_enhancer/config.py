@@ -20,6 +20,7 @@ DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"
 DEV_URL_SIGNING_SECRET = "dev-only-insecure-url-signing-secret"
 
 Environment = Literal["development", "test", "production"]
+_MODEL_DEFAULTS = StreamDiffVSROptions()
 
 
 class Settings(BaseSettings):
@@ -138,9 +139,9 @@ class Settings(BaseSettings):
         None, description="Hugging Face hub id of the weights (when the machine is online)."
     )
     flow_weights: Path | None = Field(None, description="RAFT-large weights file (torchvision format).")
-    model_device: str = Field("auto", description="`auto`, `cuda`, `cuda:N` or `cpu`.")
+    model_device: str = Field(_MODEL_DEFAULTS.device, description="`auto`, `cuda`, `cuda:N` or `cpu`.")
     model_dtype: ModelDtype = Field(
-        "float16",
+        _MODEL_DEFAULTS.dtype,
         description="Precision of UNet, ControlNet and autoencoder (RAFT and the scheduler stay fp32).",
     )
     encoder: str = Field(

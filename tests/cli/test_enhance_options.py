@@ -27,6 +27,10 @@ def test_settings_default_to_the_enhance_defaults() -> None:
     )
 
 
+def test_model_settings_default_to_the_options_defaults() -> None:
+    assert Settings(_env_file=None).stream_diffvsr_options() == StreamDiffVSROptions()  # type: ignore[call-arg]
+
+
 def test_the_media_library_defaults_to_the_enhance_defaults() -> None:
     encoder = EncoderSettings()
     assert (encoder.codec, encoder.preset, encoder.crf) == (
