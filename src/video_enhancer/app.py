@@ -36,6 +36,7 @@ from video_enhancer.storage.factory import make_storage
 from video_enhancer.storage.router import router as storage_router
 from video_enhancer.users.router import router as users_router
 from video_enhancer.videos.router import router as videos_router
+from video_enhancer.videos.uploads import router as uploads_router
 from video_enhancer.webhooks.router import router as webhooks_router
 
 logger = logging.getLogger(__name__)
@@ -190,6 +191,7 @@ def create_app(
     app.include_router(events_router, tags=["events"])
     app.include_router(webhooks_router, prefix="/webhooks", tags=["webhooks"])
     _document_webhook_payloads(app)
+    app.include_router(uploads_router, prefix="/storage", tags=["storage"])
     app.include_router(storage_router, prefix="/storage", tags=["storage"])
     app.include_router(admin_router, tags=["admin"])
     return app

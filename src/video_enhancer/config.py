@@ -10,18 +10,20 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 if TYPE_CHECKING:
     from video_enhancer.enhancers.registry import EnhancerChoice
+from video_enhancer.enhance_options import ENHANCE_DEFAULTS, ModelDtype, StreamDiffVSROptions
 
 DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"
 DEV_URL_SIGNING_SECRET = "dev-only-insecure-url-signing-secret"
 
 Environment = Literal["development", "test", "production"]
+_MODEL_DEFAULTS = StreamDiffVSROptions()
 
 
 class Settings(BaseSettings):
@@ -145,15 +147,21 @@ class Settings(BaseSettings):
         None, description="Hugging Face hub id of the weights (when the machine is online)."
     )
     flow_weights: Path | None = Field(None, description="RAFT-large weights file (torchvision format).")
-    model_device: str = Field("auto", description="`auto`, `cuda`, `cuda:N` or `cpu`.")
-    model_dtype: Literal["float32", "float16", "bfloat16"] = Field(
-        "float16",
+    model_device: str = Field(_MODEL_DEFAULTS.device, description="`auto`, `cuda`, `cuda:N` or `cpu`.")
+    model_dtype: ModelDtype = Field(
+        _MODEL_DEFAULTS.dtype,
         description="Precision of UNet, ControlNet and autoencoder (RAFT and the scheduler stay fp32).",
     )
-    encoder: str = Field("libx264", description="Video encoder: `libx264`, or `h264_nvenc` when present.")
-    encoder_preset: str = Field("slow", description="Encoder preset.")
-    encoder_crf: int = Field(18, ge=0, le=51, description="Constant rate factor (quality) of the encoder.")
-    segment_seconds: float = Field(4.0, description="Length of a processing segment (the unit of resume).")
+    encoder: str = Field(
+        ENHANCE_DEFAULTS.encoder, description="Video encoder: `libx264`, or `h264_nvenc` when present."
+    )
+    encoder_preset: str = Field(ENHANCE_DEFAULTS.preset, description="Encoder preset.")
+    encoder_crf: int = Field(
+        ENHANCE_DEFAULTS.crf, ge=0, le=51, description="Constant rate factor (quality) of the encoder."
+    )
+    segment_seconds: float = Field(
+        ENHANCE_DEFAULTS.segment_seconds, description="Length of a processing segment (the unit of resume)."
+    )
 
     event_retention_days: int = Field(30, ge=1, description="Days the event log keeps job events.")
     event_poll_seconds: float = Field(
@@ -223,15 +231,15 @@ class Settings(BaseSettings):
 
         return choose_enhancer(self.enhancer, model_configured=bool(self.model_path or self.model_id))
 
-    def stream_diffvsr_options(self) -> dict[str, Any]:
-        """Constructor arguments of the stream-diffvsr enhancer."""
-        return {
-            "model_path": self.model_path,
-            "model_id": self.model_id,
-            "flow_weights": self.flow_weights,
-            "device": self.model_device,
-            "dtype": self.model_dtype,
-        }
+    def stream_diffvsr_options(self) -> StreamDiffVSROptions:
+        """The stream-diffvsr enhancer's options from the `VE_MODEL_*` settings."""
+        return StreamDiffVSROptions(
+            model_path=self.model_path,
+            model_id=self.model_id,
+            flow_weights=self.flow_weights,
+            device=self.model_device,
+            dtype=self.model_dtype,
+        )
 
 
 _ORIGIN = re.compile(r"^https?://[^/\s?#]+$")

@@ -1,21 +1,27 @@
-"""Business errors with a stable code and the HTTP status they map to.
+"""Errors with a stable code: `ServiceError` for every layer, `AppError` for those the API serves.
 
 Hierarchy::
 
-    AppError
-    ├── BadRequest (400)            INVALID_INPUT, UNSUPPORTED_MEDIA_TYPE, SIZE_MISMATCH
-    ├── Unauthorized (401)          NOT_AUTHENTICATED, INVALID_TOKEN, INVALID_CREDENTIALS
-    ├── Forbidden (403)             FORBIDDEN, QUOTA_EXCEEDED, PLAN_LIMIT, DURATION_EXCEEDED
-    ├── NotFound (404)              NOT_FOUND (also for other users' resources)
-    ├── Conflict (409)              CONFLICT, EMAIL_TAKEN, INVALID_STATE, UPLOAD_INCOMPLETE
-    ├── PayloadTooLarge (413)       UPLOAD_TOO_LARGE
-    ├── RateLimited (429)           RATE_LIMITED (carries retry_after seconds)
-    └── ServiceUnavailable (503)    SERVICE_UNAVAILABLE, STORAGE_UNAVAILABLE
+    ServiceError                    a stable code, a message for users, a detail for logs
+    ├── MediaError                  media pipeline failures (`media.errors`), stored on the job
+    ├── EnhancerError               enhancer failures (`enhancers.base`), stored on the job
+    └── AppError                    + the HTTP status the API answers with
+        ├── BadRequest (400)            INVALID_INPUT, UNSUPPORTED_MEDIA_TYPE, SIZE_MISMATCH
+        ├── Unauthorized (401)          NOT_AUTHENTICATED, INVALID_TOKEN, INVALID_CREDENTIALS
+        ├── Forbidden (403)             FORBIDDEN, QUOTA_EXCEEDED, PLAN_LIMIT, DURATION_EXCEEDED
+        ├── NotFound (404)              NOT_FOUND (also for other users' resources)
+        ├── Conflict (409)              CONFLICT, EMAIL_TAKEN, INVALID_STATE, UPLOAD_INCOMPLETE
+        ├── PayloadTooLarge (413)       UPLOAD_TOO_LARGE
+        ├── RateLimited (429)           RATE_LIMITED (carries retry_after seconds)
+        └── ServiceUnavailable (503)    SERVICE_UNAVAILABLE, STORAGE_UNAVAILABLE
+
+Media and enhancer errors carry no HTTP status: they happen in the worker or the `enhance`
+command, never in a request, and reach users as a job's `errorCode`/`errorMessage`.
 
 Request validation failures answer 422 VALIDATION_ERROR and anything unexpected 500
 INTERNAL_ERROR (rendered in `app.py`).
 
-Services raise these, never `HTTPException`; one handler renders every error as
+Services raise these, never `HTTPException`; one handler renders every `AppError` as
 ``{"error": {"code": "...", "message": "..."}}``.
 """
 
@@ -24,16 +30,30 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 
-class AppError(Exception):
-    status_code: ClassVar[int] = 500
+class ServiceError(Exception):
+    """A failure with a stable `code`, a `message` fit for users and a `detail` for logs only."""
+
     default_code: ClassVar[str] = "INTERNAL_ERROR"
     default_message: ClassVar[str] = "An unexpected error occurred."
 
-    def __init__(self, message: str | None = None, *, code: str | None = None, **details: Any) -> None:
+    def __init__(self, message: str | None = None, *, code: str | None = None, detail: str = "") -> None:
         self.code = code or self.default_code
         self.message = message or self.default_message
-        self.details = details
+        self.detail = detail
         super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.detail})" if self.detail else self.message
+
+
+class AppError(ServiceError):
+    """A `ServiceError` the API renders, with the HTTP status it answers with."""
+
+    status_code: ClassVar[int] = 500
+
+    def __init__(self, message: str | None = None, *, code: str | None = None, **details: Any) -> None:
+        super().__init__(message, code=code)
+        self.details = details
 
     def to_dict(self) -> dict[str, Any]:
         return {"error": {"code": self.code, "message": self.message}}

@@ -17,6 +17,7 @@ from video_enhancer.db import make_engine, make_session_factory
 from video_enhancer.logging import configure_logging
 from video_enhancer.queue.pubsub_worker import run_pubsub_worker
 from video_enhancer.storage.factory import make_storage
+from video_enhancer.videos.service import complete_upload_by_key
 from video_enhancer.worker.process import load_enhancer
 from video_enhancer.worker.runner import JobRunner
 
@@ -33,8 +34,8 @@ def main() -> int:
         settings,
         lambda: JobRunner(settings, session_factory, storage, enhancer, shutdown=stop),
         stop=stop,
-        storage=storage,
         session_factory=session_factory,
+        complete_upload=complete_upload_by_key(session_factory, storage, settings),
         ack_deadline_seconds=int(os.environ.get("VE_TEST_ACK_DEADLINE", "10")),
     )
     return 0

@@ -20,12 +20,9 @@ from video_enhancer.jobs.lifecycle import DELIVERY_EXHAUSTED
 from video_enhancer.models import Job, JobStatus, OutboxMessage, Plan, Video, utcnow
 from video_enhancer.queue.pubsub import make_subscriber, tier_subscription
 from video_enhancer.queue.pubsub_pull import Pulled, drain_loop, pull_one, redeliver_after
-from video_enhancer.queue.pubsub_side import (
-    DeadLetterConsumer,
-    UploadFinalizedConsumer,
-    complete_upload_by_key,
-)
+from video_enhancer.queue.pubsub_side import DeadLetterConsumer, UploadFinalizedConsumer
 from video_enhancer.storage.gcs import GcsStorage
+from video_enhancer.videos.service import complete_upload_by_key
 
 
 def _nack_until_dead_lettered(settings: Settings, priority: int) -> None:

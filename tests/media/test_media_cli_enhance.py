@@ -12,7 +12,7 @@ import pytest
 
 from media.clips import LONG, NO_AUDIO, ClipLibrary, ClipSpec, text_file
 from media.fake_enhancers import CountingEnhancer
-from video_enhancer.media.cli_enhance import add_enhance_parser
+from video_enhancer.cli.enhance import add_enhance_parser
 from video_enhancer.media.probe import probe
 
 

@@ -56,7 +56,7 @@ def test_set_plan_for_an_unknown_email_fails_with_exit_code_1(
 
 
 def test_set_plan_refuses_an_unknown_plan(cli_env: None, capsys: pytest.CaptureFixture[str]) -> None:
-    from video_enhancer.users.admin import set_plan_command
+    from video_enhancer.cli.users import set_plan_command
 
     assert set_plan_command("someone@example.com", "GOLD") == 2
     assert "Unknown plan 'GOLD'" in capsys.readouterr().err

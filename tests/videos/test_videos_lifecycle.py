@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from video_enhancer.billing.service import usage_for
 from video_enhancer.config import Settings
 from video_enhancer.models import Job, JobStatus, Plan, UsageEntry, User, Video
+from video_enhancer.storage import keys
 from video_enhancer.storage.local import LocalStorage
 from video_enhancer.videos.service import expire_stale_uploads
 from video_helpers import local_path, new_user, put_upload, ticket
@@ -184,6 +185,11 @@ def test_delete_removes_objects_cancels_the_job_and_keeps_the_ledger(
     segment = f"jobs/{upload['jobId']}/seg-00001.mp4"
     storage.put_stream("enhanced", segment, io.BytesIO(b"seg"))
     storage.put_stream("raw", f"jobs/{upload['jobId']}/frames.bin", io.BytesIO(b"frames"))
+    job_id = uuid.UUID(upload["jobId"])
+    preview = keys.preview_key(video.user_id, video.id, job_id)
+    storage.put_stream("enhanced", preview, io.BytesIO(b"preview"))
+    checkpoint = keys.segment_key(job_id, 1, ".json")
+    storage.put_stream("enhanced", checkpoint, io.BytesIO(b"{}"))
 
     response = client.delete(f"/videos/{upload['videoId']}", headers=headers)
     assert response.status_code == 204 and response.content == b""
@@ -192,6 +198,7 @@ def test_delete_removes_objects_cancels_the_job_and_keeps_the_ledger(
     assert not storage.exists("enhanced", video.output_storage_path)
     assert storage.list_keys("enhanced", f"jobs/{upload['jobId']}/") == []
     assert storage.list_keys("raw", f"jobs/{upload['jobId']}/") == []
+    assert not storage.exists("enhanced", preview) and not storage.exists("enhanced", checkpoint)
     assert _video(session, upload).deleted_at is not None
     assert session.scalars(select(UsageEntry).where(UsageEntry.job_id == uuid.UUID(upload["jobId"]))).one()
     session.commit()

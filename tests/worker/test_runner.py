@@ -17,7 +17,7 @@ from video_enhancer.jobs.lifecycle import request_cancel
 from video_enhancer.media.probe import probe
 from video_enhancer.models import Job, JobStatus, Plan, UsageEntry, User, Video
 from video_enhancer.storage.base import Storage
-from video_enhancer.worker.checkpoint import segments_prefix
+from video_enhancer.storage.keys import segments_prefix
 from video_enhancer.worker.runner import JobRunner, Outcome
 from worker.support import Factory, HookedLanczos, claim, queue_file
 

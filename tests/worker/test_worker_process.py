@@ -20,7 +20,7 @@ from video_enhancer.config import Settings
 from video_enhancer.media.probe import probe
 from video_enhancer.models import Job, JobStatus, UsageEntry, Video
 from video_enhancer.storage.base import Storage
-from video_enhancer.worker.checkpoint import segments_prefix
+from video_enhancer.storage.keys import segments_prefix
 from video_enhancer.worker.process import WorkerProcess
 from worker.support import Factory, HookedLanczos, queue_file
 

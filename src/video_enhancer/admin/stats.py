@@ -1,4 +1,5 @@
-"""Service statistics for people who run no Prometheus: `video-enhancer stats` and `GET /admin/stats`.
+"""Service statistics for people who run no Prometheus: `video-enhancer stats` (`cli.stats`) and
+`GET /admin/stats`.
 
 The numbers come straight from the database, so they agree with the queue gauges of `/metrics`
 and survive restarts (unlike process counters). The error rate counts FAILED among COMPLETED and
@@ -7,8 +8,6 @@ FAILED jobs: a cancellation is the user's choice and says nothing about the serv
 
 from __future__ import annotations
 
-import json
-import sys
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,7 +16,6 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from video_enhancer.billing.plans import PRIORITY_NAMES
-from video_enhancer.logging import redact
 from video_enhancer.models import Job, JobStatus, UsageEntry, utcnow
 from video_enhancer.observability.collectors import read_queue_snapshot
 
@@ -133,25 +131,3 @@ def _seconds(value: float | None) -> str:
 
 def _percent(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.1f}%"
-
-
-def stats_command(json_output: bool) -> int:
-    """`video-enhancer stats [--json]`: print the statistics of the configured database."""
-    from video_enhancer.config import get_settings
-    from video_enhancer.db import make_engine, make_session_factory
-
-    settings = get_settings()
-    engine = make_engine(settings.database_url, pool_size=1)
-    try:
-        with make_session_factory(engine)() as session:
-            stats = compute_stats(session)
-    except Exception as exc:  # an operator tool: say what failed, exit non-zero, no traceback
-        print(
-            f"error: cannot read statistics from the database ({type(exc).__name__}: {redact(str(exc))})",
-            file=sys.stderr,
-        )
-        return 1
-    finally:
-        engine.dispose()
-    print(json.dumps(stats_as_dict(stats), indent=2) if json_output else format_stats_table(stats))
-    return 0

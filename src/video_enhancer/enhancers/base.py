@@ -29,12 +29,12 @@ Contract (the pipeline relies on every point):
 
 from __future__ import annotations
 
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
-from video_enhancer.errors import AppError
+from video_enhancer.errors import ServiceError
 
 Size = tuple[int, int]
 """(width, height) in pixels of the upright picture."""
@@ -43,16 +43,14 @@ Frame = npt.NDArray[np.uint8]
 """An RGB image as a ``(height, width, 3)`` uint8 array."""
 
 
-class EnhancerError(AppError):
-    """A failure inside an enhancer (bad state bytes, device out of memory, model error)."""
+class EnhancerError(ServiceError):
+    """A failure inside an enhancer (bad state bytes, device out of memory, model error).
 
-    status_code: ClassVar[int] = 500
-    default_code: ClassVar[str] = "ENHANCEMENT_FAILED"
-    default_message: ClassVar[str] = "The enhancement model failed."
+    A `ServiceError` with no HTTP status: enhancers run in the worker and the `enhance` command.
+    """
 
-    def __init__(self, message: str | None = None, detail: str = "") -> None:
-        super().__init__(message, detail=detail)
-        self.detail = detail
+    default_code = "ENHANCEMENT_FAILED"
+    default_message = "The enhancement model failed."
 
 
 @runtime_checkable

@@ -10,14 +10,12 @@ from video_enhancer.enhancers.base import Enhancer, EnhancerError
 
 
 class UnknownEnhancerError(EnhancerError):
-    status_code = 400
     default_code = "UNKNOWN_ENHANCER"
 
 
 class EnhancerUnavailableError(EnhancerError):
     """The enhancer exists but cannot be loaded here (missing torch, weights or device)."""
 
-    status_code = 503
     default_code = "ENHANCER_UNAVAILABLE"
 
 

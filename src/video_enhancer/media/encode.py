@@ -24,6 +24,7 @@ import av.container
 from av.video.frame import PictureType
 from av.video.reformatter import ColorRange, Colorspace, Interpolation, VideoReformatter
 
+from video_enhancer.enhance_options import ENHANCE_DEFAULTS
 from video_enhancer.enhancers.base import Frame, Size
 from video_enhancer.media.errors import EncodeFailed, EncoderUnavailable
 
@@ -37,10 +38,10 @@ _CONVERT_ONLY = Interpolation.BILINEAR
 
 @dataclass(frozen=True)
 class EncoderSettings:
-    codec: str = "libx264"
+    codec: str = ENHANCE_DEFAULTS.encoder
     """libx264, or h264_nvenc when asked for and present."""
-    preset: str = "slow"
-    crf: int = 18
+    preset: str = ENHANCE_DEFAULTS.preset
+    crf: int = ENHANCE_DEFAULTS.crf
     threads: int = 0
     """0 lets the encoder choose."""
 

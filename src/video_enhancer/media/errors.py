@@ -1,39 +1,30 @@
 """Media errors: every failure of the media pipeline ends up as one of these.
 
-Hierarchy (codes are stable; the service renders them)::
+Hierarchy (codes are stable; the worker stores them on the job, the CLI prints them)::
 
-    AppError
-    └── MediaError (422)                  MEDIA_ERROR
-        ├── InvalidVideo                  INVALID_VIDEO      not a video, truncated, empty, no video stream
-        ├── UnsupportedCodec              UNSUPPORTED_CODEC  a video stream this build cannot decode
-        ├── DecodeFailed (500)            DECODE_FAILED      decoding broke down mid-way
-        ├── EncodeFailed (500)            ENCODE_FAILED      the encoder or muxer failed
-        ├── EncoderUnavailable (500)      ENCODER_UNAVAILABLE  asked for an encoder not in this build
-        ├── EnhancementFailed (500)       ENHANCEMENT_FAILED the enhancer raised
-        ├── OutputVerificationFailed (500) OUTPUT_VERIFICATION_FAILED
-        └── PipelineStopped (503)         PIPELINE_STOPPED   should_stop() asked us to stop; resumable
+    ServiceError
+    └── MediaError                  MEDIA_ERROR
+        ├── InvalidVideo            INVALID_VIDEO      not a video, truncated, empty, no video stream
+        ├── UnsupportedCodec        UNSUPPORTED_CODEC  a video stream this build cannot decode
+        ├── DecodeFailed            DECODE_FAILED      decoding broke down mid-way
+        ├── EncodeFailed            ENCODE_FAILED      the encoder or muxer failed
+        ├── EncoderUnavailable      ENCODER_UNAVAILABLE  asked for an encoder not in this build
+        ├── EnhancementFailed       ENHANCEMENT_FAILED the enhancer raised
+        ├── OutputVerificationFailed  OUTPUT_VERIFICATION_FAILED
+        └── PipelineStopped         PIPELINE_STOPPED   should_stop() asked us to stop; resumable
 
-``detail`` carries FFmpeg's message or stderr for logs; ``message`` is for users.
+No HTTP status: these never answer a request. ``detail`` carries FFmpeg's message or stderr for
+logs; ``message`` is for users.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-from video_enhancer.errors import AppError
+from video_enhancer.errors import ServiceError
 
 
-class MediaError(AppError):
-    status_code: ClassVar[int] = 422
-    default_code: ClassVar[str] = "MEDIA_ERROR"
-    default_message: ClassVar[str] = "The video could not be processed."
-
-    def __init__(self, message: str | None = None, *, detail: str = "") -> None:
-        super().__init__(message, detail=detail)
-        self.detail = detail
-
-    def __str__(self) -> str:
-        return f"{self.message} ({self.detail})" if self.detail else self.message
+class MediaError(ServiceError):
+    default_code = "MEDIA_ERROR"
+    default_message = "The video could not be processed."
 
 
 class InvalidVideo(MediaError):
@@ -47,31 +38,26 @@ class UnsupportedCodec(MediaError):
 
 
 class DecodeFailed(MediaError):
-    status_code = 500
     default_code = "DECODE_FAILED"
     default_message = "The video could not be decoded to the end."
 
 
 class EncodeFailed(MediaError):
-    status_code = 500
     default_code = "ENCODE_FAILED"
     default_message = "The enhanced video could not be encoded."
 
 
 class EncoderUnavailable(MediaError):
-    status_code = 500
     default_code = "ENCODER_UNAVAILABLE"
     default_message = "The requested video encoder is not available on this machine."
 
 
 class EnhancementFailed(MediaError):
-    status_code = 500
     default_code = "ENHANCEMENT_FAILED"
     default_message = "The enhancement model failed on this video."
 
 
 class OutputVerificationFailed(MediaError):
-    status_code = 500
     default_code = "OUTPUT_VERIFICATION_FAILED"
     default_message = "The enhanced video did not pass verification."
 
@@ -79,6 +65,5 @@ class OutputVerificationFailed(MediaError):
 class PipelineStopped(MediaError):
     """Raised when ``should_stop()`` returned True; finished segments stay checkpointed."""
 
-    status_code = 503
     default_code = "PIPELINE_STOPPED"
     default_message = "Processing was stopped before the end; it can resume."

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from video_enhancer.enhance_options import ENHANCE_DEFAULTS
 from video_enhancer.enhancers.registry import get_enhancer
 from video_enhancer.media.encode import EncoderSettings
 from video_enhancer.media.pipeline import PipelineConfig, PipelineResult, ProgressCallback, run_pipeline
@@ -28,12 +29,12 @@ def enhance_file(
     output_path: str | os.PathLike[str],
     *,
     model: str = "lanczos",
-    max_height: int = 1080,
-    scale: float = 4.0,
-    crf: int = 18,
-    preset: str = "slow",
-    encoder: str = "libx264",
-    segment_seconds: float = 4.0,
+    max_height: int = ENHANCE_DEFAULTS.max_height,
+    scale: float = ENHANCE_DEFAULTS.scale,
+    crf: int = ENHANCE_DEFAULTS.crf,
+    preset: str = ENHANCE_DEFAULTS.preset,
+    encoder: str = ENHANCE_DEFAULTS.encoder,
+    segment_seconds: float = ENHANCE_DEFAULTS.segment_seconds,
     checkpoint_dir: str | os.PathLike[str] | None = None,
     enhancer_options: dict[str, Any] | None = None,
     progress: ProgressCallback | None = None,

@@ -5,7 +5,7 @@
   holds a live lease on it.
 * `UploadFinalizedConsumer`: an OBJECT_FINALIZE notification of the raw bucket completes the
   upload exactly as `POST /videos/{id}/complete` does, so the job is queued even when the app
-  never calls back.
+  never calls back. It is handed the videos domain's completer: the queue does not import it.
 """
 
 from __future__ import annotations
@@ -18,13 +18,11 @@ from collections.abc import Callable
 from google.cloud import pubsub_v1
 
 from video_enhancer.config import Settings
-from video_enhancer.db import session_scope
 from video_enhancer.errors import AppError, ServiceUnavailable
 from video_enhancer.jobs.lifecycle import dead_letter
 from video_enhancer.models import Job, JobStatus
 from video_enhancer.queue.pubsub import SessionFactory, dead_letter_subscription
 from video_enhancer.queue.pubsub_pull import Pulled, ack, job_id_of, redeliver_after, seconds_until
-from video_enhancer.storage.base import Storage
 
 log = logging.getLogger(__name__)
 
@@ -72,20 +70,7 @@ class DeadLetterConsumer:
 # -- upload notifications ---------------------------------------------------------------------
 
 UploadCompleter = Callable[[str], None]
-
-
-def complete_upload_by_key(
-    session_factory: SessionFactory, storage: Storage, settings: Settings
-) -> UploadCompleter:
-    """What `POST /videos/{id}/complete` does, keyed by the raw object's name."""
-    from video_enhancer.videos.service import ensure_upload_expected, mark_upload_complete
-
-    def complete(key: str) -> None:
-        with session_scope(session_factory) as session:
-            video = ensure_upload_expected(session, key)
-            mark_upload_complete(session, video, storage, settings)
-
-    return complete
+"""Finishes the upload stored under a raw key (`videos.service.complete_upload_by_key`)."""
 
 
 class UploadFinalizedConsumer:

@@ -63,12 +63,7 @@ from video_enhancer.queue.pubsub_pull import (
     redeliver_after,
     seconds_until,
 )
-from video_enhancer.queue.pubsub_side import (
-    DeadLetterConsumer,
-    UploadFinalizedConsumer,
-    complete_upload_by_key,
-)
-from video_enhancer.storage.base import Storage
+from video_enhancer.queue.pubsub_side import DeadLetterConsumer, UploadCompleter, UploadFinalizedConsumer
 
 log = logging.getLogger(__name__)
 
@@ -261,14 +256,14 @@ def run_pubsub_worker(
     runner_factory: Callable[[], JobRunnerLike],
     *,
     stop: threading.Event | None = None,
-    storage: Storage | None = None,
     session_factory: SessionFactory | None = None,
     relay: bool = True,
-    consume_uploads: bool = True,
+    complete_upload: UploadCompleter | None = None,
     ack_deadline_seconds: int = 60,
 ) -> None:
-    """A worker process on `VE_QUEUE=pubsub`: job consumer, dead-letter and upload consumers,
-    and an outbox relay, until `stop` is set (the caller sets it on SIGTERM)."""
+    """A worker process on `VE_QUEUE=pubsub`: job consumer, dead-letter consumer, an outbox relay
+    and, given `complete_upload` (the videos domain's `complete_upload_by_key`), the upload
+    notifications consumer, until `stop` is set (the caller sets it on SIGTERM)."""
     stop = stop or threading.Event()
     if session_factory is None:
         session_factory = make_session_factory(make_engine(settings.database_url, pool_size=5))
@@ -282,7 +277,7 @@ def run_pubsub_worker(
         concurrency=settings.worker_concurrency,
         ack_deadline_seconds=ack_deadline_seconds,
     )
-    side = _side_loops(settings, session_factory, subscriber, storage, relay, consume_uploads)
+    side = _side_loops(settings, session_factory, subscriber, relay, complete_upload)
     threads = [threading.Thread(target=loop, args=(stop,), daemon=True, name=name) for name, loop in side]
     for thread in threads:
         thread.start()
@@ -298,9 +293,8 @@ def _side_loops(
     settings: Settings,
     session_factory: SessionFactory,
     subscriber: pubsub_v1.SubscriberClient,
-    storage: Storage | None,
     relay: bool,
-    consume_uploads: bool,
+    complete_upload: UploadCompleter | None,
 ) -> list[tuple[str, Callable[[threading.Event], None]]]:
     dead = DeadLetterConsumer(settings, session_factory, subscriber)
     loops: list[tuple[str, Callable[[threading.Event], None]]] = [
@@ -308,14 +302,8 @@ def _side_loops(
     ]
     if relay:
         loops.append(("outbox-relay", OutboxRelay.from_settings(settings, session_factory).run))
-    if consume_uploads:
-        if storage is None:
-            from video_enhancer.storage.factory import make_storage
-
-            storage = make_storage(settings)
-        uploads = UploadFinalizedConsumer(
-            settings, subscriber, complete_upload_by_key(session_factory, storage, settings)
-        )
+    if complete_upload is not None:
+        uploads = UploadFinalizedConsumer(settings, subscriber, complete_upload)
         loops.append(
             (
                 "upload-notifications",

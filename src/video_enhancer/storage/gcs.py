@@ -34,8 +34,10 @@ from google.cloud.storage.retry import DEFAULT_RETRY
 from google.oauth2 import service_account
 
 from video_enhancer.config import Settings
-from video_enhancer.errors import BadRequest, NotFound, StorageUnavailable
-from video_enhancer.storage.base import Area, SignedUrl
+from video_enhancer.errors import BadRequest, StorageUnavailable
+from video_enhancer.storage.base import Area, InvalidKey, ObjectNotFound, SignedUrl, refuse_whole_area
+
+__all__ = ["CHUNK_BYTES", "GcsStorage", "InvalidSignedUrlRequest", "ObjectNotFound", "UrlSigner"]
 
 # Resumable upload chunks must be multiples of 256 KiB; 8 MiB keeps request counts low on
 # multi-GB files while bounding memory per transfer.
@@ -53,10 +55,6 @@ _UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     ConnectionError,
     TimeoutError,
 )
-
-
-class ObjectNotFound(NotFound):
-    default_message = "The stored object does not exist."
 
 
 class InvalidSignedUrlRequest(BadRequest):
@@ -176,8 +174,7 @@ class GcsStorage:
             return
 
     def delete_prefix(self, area: Area, prefix: str) -> None:
-        if not prefix.strip("/"):
-            raise BadRequest("Refusing to delete a whole storage area.")
+        refuse_whole_area(prefix)
         for key in self.list_keys(area, prefix):
             self.delete(area, key)
 
@@ -231,6 +228,10 @@ class GcsStorage:
                 if self._client.lookup_bucket(bucket_name) is None:
                     self._client.create_bucket(bucket_name)
 
+    def remove_stale_partials(self, older_than: timedelta, now: datetime | None = None) -> int:
+        """Nothing to do: an unfinished resumable upload is never visible and GCS drops it itself."""
+        return 0
+
     # -- internals ----------------------------------------------------------------------------
 
     def _bucket(self, area: Area) -> storage.Bucket:
@@ -238,7 +239,7 @@ class GcsStorage:
 
     def _blob(self, area: Area, key: str, *, chunked: bool = False) -> storage.Blob:
         if not key or key.startswith("/"):
-            raise BadRequest("The storage key is not valid.")
+            raise InvalidKey()
         # A chunk size switches uploads to resumable sessions and downloads to ranged requests.
         return self._bucket(area).blob(key, chunk_size=CHUNK_BYTES if chunked else None)
 

@@ -8,56 +8,47 @@ reader never sees a half-written object and an interrupted upload leaves only a 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, get_args
+from typing import BinaryIO
 from urllib.parse import urlencode
 
 from video_enhancer.config import Settings
-from video_enhancer.errors import BadRequest, NotFound, StorageUnavailable
-from video_enhancer.storage.base import Area, SignedUrl
+from video_enhancer.errors import NotFound, StorageUnavailable
+from video_enhancer.storage.base import (
+    AREAS,
+    Area,
+    InvalidKey,
+    ObjectNotFound,
+    SignedUrl,
+    refuse_whole_area,
+    validate_area,
+    validate_key,
+    validate_prefix,
+)
 from video_enhancer.storage.signing import UrlSigner
 
+__all__ = [
+    "AREAS",
+    "CHUNK_BYTES",
+    "AtomicWrite",
+    "InvalidKey",
+    "LocalStorage",
+    "ObjectNotFound",
+    "download_fields",
+    "require_local",
+    "upload_fields",
+    "validate_area",
+    "validate_key",
+]
+
 CHUNK_BYTES = 1024 * 1024
-AREAS: tuple[str, ...] = get_args(Area)
 UPLOAD_PATH = "/storage/upload"
 DOWNLOAD_PATH = "/storage/download"
-# Path segments start with an alphanumeric character: no "..", no hidden files, no absolute paths.
-_KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*")
-_MAX_KEY_LENGTH = 1024
-
-
-class InvalidKey(BadRequest):
-    default_code = "INVALID_KEY"
-    default_message = "The storage key is not valid."
-
-
-class ObjectNotFound(NotFound):
-    default_message = "The stored object does not exist."
-
-
-def validate_area(area: str) -> Area:
-    if area not in AREAS:
-        raise InvalidKey(f"Unknown storage area {area!r}.")
-    return area  # type: ignore[return-value]
-
-
-def validate_key(key: str) -> str:
-    if len(key) > _MAX_KEY_LENGTH or not _KEY_PATTERN.fullmatch(key):
-        raise InvalidKey()
-    return key
-
-
-def _validate_prefix(prefix: str) -> str:
-    stripped = prefix.rstrip("/")
-    if stripped:
-        validate_key(stripped)
-    return prefix
 
 
 class AtomicWrite:
@@ -164,14 +155,13 @@ class LocalStorage:
         self.path_for(area, key).unlink(missing_ok=True)
 
     def delete_prefix(self, area: Area, prefix: str) -> None:
-        if not prefix.strip("/"):
-            raise InvalidKey("Refusing to delete a whole storage area.")
+        refuse_whole_area(prefix)
         for key in self.list_keys(area, prefix):
             self.delete(area, key)
 
     def list_keys(self, area: Area, prefix: str) -> list[str]:
         area_root = self.root / validate_area(area)
-        _validate_prefix(prefix)
+        validate_prefix(prefix)
         # Walk only the deepest folder the prefix names, not the whole area.
         start = area_root / prefix.rsplit("/", 1)[0] if "/" in prefix else area_root
         if not start.is_dir():
@@ -215,6 +205,13 @@ class LocalStorage:
         query = {name: value for name, value in fields.items() if name != "method"}
         query["signature"] = self.signer.sign(fields)
         return f"{self.public_base_url}{path}?{urlencode(query)}"
+
+
+def require_local(storage: object) -> LocalStorage:
+    """The app's storage when it is the local backend; the signed-URL routes 404 otherwise."""
+    if not isinstance(storage, LocalStorage):
+        raise NotFound()
+    return storage
 
 
 def upload_fields(

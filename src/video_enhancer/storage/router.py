@@ -1,156 +1,29 @@
-"""The endpoints behind the local backend's signed URLs: streamed uploads and ranged downloads.
+"""The endpoint behind the local backend's signed download URLs: streamed, ranged downloads.
 
-An upload streams the request body to a temporary file in bounded chunks (memory stays flat
-whatever the size), refuses a byte beyond the signed size, and only when every declared byte is in
-does it move the file into place and queue the video's job, in one short transaction. No database
-transaction is open while bytes are moving: on SQLite that would hold the write lock for minutes.
+Infrastructure only: it knows objects, not videos. The signed upload endpoint finishes a video's
+upload, so it lives in the videos domain (`videos.uploads`).
 """
 
 from __future__ import annotations
 
 import mimetypes
 import re
-from typing import Annotated, Any
 from urllib.parse import quote
 
-import anyio
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
-from sqlalchemy.orm import Session, sessionmaker
-from starlette.requests import ClientDisconnect
 
 from video_enhancer.api.schemas import ErrorResponse, error_responses
-from video_enhancer.config import Settings
-from video_enhancer.db import session_scope
-from video_enhancer.errors import AppError, BadRequest, NotFound, PayloadTooLarge
-from video_enhancer.models import JobStatus
-from video_enhancer.storage.local import (
-    CHUNK_BYTES,
-    AtomicWrite,
-    LocalStorage,
-    download_fields,
-    upload_fields,
-    validate_area,
-)
-from video_enhancer.storage.signing import SignatureInvalid
-from video_enhancer.videos import service as videos_service
-from video_enhancer.videos.errors import SizeMismatch
+from video_enhancer.errors import AppError
+from video_enhancer.storage.base import ObjectNotFound
+from video_enhancer.storage.local import download_fields, require_local, validate_area
 
 router = APIRouter()
-
-
-class UploadInterrupted(BadRequest):
-    default_code = "UPLOAD_INTERRUPTED"
-    default_message = "The upload stopped before every byte arrived; send the file again."
 
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 _MEDIA = {"video/*": _BINARY, "application/octet-stream": _BINARY}
-
-
-class UploadReceipt(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
-    key: str
-    size_bytes: int
-    job_status: JobStatus | None = Field(None, description="The video's job status after the upload.")
-
-
-def _local_storage(request: Request) -> LocalStorage:
-    storage = request.app.state.storage
-    if not isinstance(storage, LocalStorage):
-        raise NotFound()  # these routes exist only for the local backend
-    return storage
-
-
-@router.put(
-    "/upload",
-    operation_id="uploadObject",
-    response_model=UploadReceipt,
-    responses=error_responses(400, 403, 404, 409, 413, 503),
-    openapi_extra={"requestBody": {"required": True, "content": {"application/octet-stream": _BINARY}}},
-    summary="Upload an object through a signed URL",
-)
-async def upload_object(
-    request: Request,
-    area: str,
-    key: str,
-    expires: int,
-    size: Annotated[int, Query(ge=0)],
-    signature: str,
-    content_type: Annotated[str, Query(alias="contentType")],
-) -> UploadReceipt:
-    storage = _local_storage(request)
-    fields = upload_fields(area, key, expires, content_type, size)
-    storage.signer.verify(fields, signature)
-    _check_headers(request, content_type, size)
-    factory: sessionmaker[Session] = request.app.state.session_factory
-    settings: Settings = request.app.state.settings
-    if area == "raw":
-        await anyio.to_thread.run_sync(_in_transaction, factory, videos_service.ensure_upload_expected, key)
-    with storage.begin_write(validate_area(area), key) as write:
-        try:
-            await _receive_body(request, write, size)
-        except ClientDisconnect:
-            # The client went away mid-upload: the partial file is dropped on the way out and
-            # the job keeps waiting for a complete upload. Not a server error.
-            raise UploadInterrupted() from None
-        if write.bytes_written != size:
-            raise SizeMismatch(f"Received {write.bytes_written} of {size} declared bytes.")
-        status = await anyio.to_thread.run_sync(_finish_upload, factory, storage, settings, area, key, write)
-    return UploadReceipt(key=key, size_bytes=size, job_status=status)
-
-
-def _check_headers(request: Request, content_type: str, size: int) -> None:
-    sent_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if sent_type != content_type.lower():
-        raise SignatureInvalid("The Content-Type header does not match the signed upload.")
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > size:
-        raise PayloadTooLarge(f"The upload is limited to {size} bytes.")
-
-
-async def _receive_body(request: Request, write: AtomicWrite, size: int) -> None:
-    """Copy the body to disk in ~1 MiB writes done off the event loop; stop at the first extra byte."""
-    buffer = bytearray()
-    received = 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > size:
-            raise PayloadTooLarge(f"The upload is limited to {size} bytes.")
-        buffer += chunk
-        if len(buffer) >= CHUNK_BYTES:
-            await anyio.to_thread.run_sync(write.write, bytes(buffer))
-            buffer.clear()
-    if buffer:
-        await anyio.to_thread.run_sync(write.write, bytes(buffer))
-
-
-def _in_transaction(factory: sessionmaker[Session], func: Any, *args: Any) -> Any:
-    with session_scope(factory) as session:
-        return func(session, *args)
-
-
-def _finish_upload(
-    factory: sessionmaker[Session],
-    storage: LocalStorage,
-    settings: Settings,
-    area: str,
-    key: str,
-    write: AtomicWrite,
-) -> JobStatus | None:
-    if area != "raw":
-        write.commit()
-        return None
-    with session_scope(factory) as session:
-        # The state is checked again under the lock: a second upload racing this one loses here,
-        # before its file replaces the first one.
-        video = videos_service.ensure_upload_expected(session, key)
-        write.commit()
-        return videos_service.mark_upload_complete(session, video, storage, settings).status
 
 
 @router.get(
@@ -173,12 +46,12 @@ def download_object(
     signature: str,
     filename: str = "",
 ) -> Response:
-    storage = _local_storage(request)
+    storage = require_local(request.app.state.storage)
     storage.signer.verify(download_fields(area, key, expires, filename), signature)
     area_name = validate_area(area)
     total = storage.size(area_name, key)
     if total is None:
-        raise NotFound("The stored object does not exist.")
+        raise ObjectNotFound()
     headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, max-age=0"}
     if filename:
         headers["Content-Disposition"] = content_disposition(filename)

@@ -7,24 +7,25 @@ requests cannot oversubscribe a quota. The job is queued only once its bytes are
 
 from __future__ import annotations
 
-import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import PurePosixPath
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from video_enhancer.billing.plans import PlanLimits, limits_for
 from video_enhancer.billing.service import minutes_for_duration, usage_for
 from video_enhancer.config import Settings
+from video_enhancer.db import session_scope
 from video_enhancer.errors import InvalidState, PayloadTooLarge, QuotaExceeded
 from video_enhancer.jobs.lifecycle import enqueue_job, expire_uploads, request_cancel
 from video_enhancer.jobs.repository import jobs_for_videos
 from video_enhancer.logging import request_id_var
 from video_enhancer.models import ACTIVE_STATUSES, Job, JobStatus, User, Video, utcnow
 from video_enhancer.observability.metrics import QUOTA_REJECTIONS
+from video_enhancer.storage import keys
 from video_enhancer.storage.base import SignedUrl, Storage
 from video_enhancer.videos import repository
 from video_enhancer.videos.errors import (
@@ -45,16 +46,7 @@ VIDEO_EXTENSIONS: dict[str, str] = {
     "video/x-m4v": ".m4v",
     "video/3gpp": ".3gp",
 }
-_RAW_KEY = re.compile(r"users/([0-9a-f-]{36})/videos/([0-9a-f-]{36})/source(\.[a-z0-9]+)?")
 _EXPIRE_BATCH = 500
-
-
-def raw_key(user_id: uuid.UUID, video_id: uuid.UUID, extension: str) -> str:
-    return f"users/{user_id}/videos/{video_id}/source{extension}"
-
-
-def segments_prefix(job_id: uuid.UUID) -> str:
-    return f"jobs/{job_id}/"
 
 
 # Requesting an upload
@@ -82,7 +74,7 @@ def create_upload(
     _check_plan(session, user, limits, request, minutes)
 
     video_id = uuid.uuid4()
-    key = raw_key(user.id, video_id, extension)
+    key = keys.raw_key(user.id, video_id, extension)
     video = Video(
         id=video_id,
         user_id=user.id,
@@ -167,14 +159,9 @@ def _clean_filename(filename: str) -> str:
 # Completing an upload
 
 
-def video_id_from_raw_key(key: str) -> uuid.UUID | None:
-    match = _RAW_KEY.fullmatch(key)
-    return uuid.UUID(match.group(2)) if match else None
-
-
 def ensure_upload_expected(session: Session, key: str) -> Video:
     """The live video a raw key belongs to, when its job still waits for bytes (job row locked)."""
-    video_id = video_id_from_raw_key(key)
+    video_id = keys.video_id_of_raw_key(key)
     video = repository.get_live_video(session, video_id) if video_id else None
     if video is None or video.storage_path != key:
         raise VideoNotFound("No upload is expected under this key.")
@@ -201,6 +188,19 @@ def mark_upload_complete(session: Session, video: Video, storage: Storage, setti
     video.uploaded_at = video.uploaded_at or utcnow()
     enqueue_job(session, job, settings)
     return job
+
+
+def complete_upload_by_key(
+    session_factory: sessionmaker[Session], storage: Storage, settings: Settings
+) -> Callable[[str], None]:
+    """What `POST /videos/{id}/complete` does, keyed by the raw object's name (GCS notifications)."""
+
+    def complete(key: str) -> None:
+        with session_scope(session_factory) as session:
+            video = ensure_upload_expected(session, key)
+            mark_upload_complete(session, video, storage, settings)
+
+    return complete
 
 
 def complete_upload(
@@ -235,12 +235,9 @@ def expire_stale_uploads(
 
 
 def _remove_stale_partials(storage: Storage, settings: Settings, now: datetime) -> None:
-    # Temporary files of local uploads cut off mid-stream (e.g. the API restarted): anything
-    # untouched for as long as an upload may take is abandoned.
-    from video_enhancer.storage.local import LocalStorage
-
-    if isinstance(storage, LocalStorage):
-        storage.remove_stale_partials(timedelta(seconds=settings.upload_expiry_seconds), now)
+    # Uploads cut off mid-stream (e.g. the API restarted): anything untouched for as long as an
+    # upload may take is abandoned.
+    storage.remove_stale_partials(timedelta(seconds=settings.upload_expiry_seconds), now)
 
 
 # Reading and deleting
@@ -293,6 +290,8 @@ def delete_video(session: Session, user: User, video_id: uuid.UUID, storage: Sto
     storage.delete("raw", video.storage_path)
     if video.output_storage_path:
         storage.delete("enhanced", video.output_storage_path)
+    # Whatever else a video or its jobs left (previews, segments of an interrupted job).
+    storage.delete_prefix("enhanced", keys.video_prefix(video.user_id, video.id))
     for job in jobs:
-        storage.delete_prefix("raw", segments_prefix(job.id))
-        storage.delete_prefix("enhanced", segments_prefix(job.id))
+        storage.delete_prefix("raw", keys.job_prefix(job.id))
+        storage.delete_prefix("enhanced", keys.job_prefix(job.id))

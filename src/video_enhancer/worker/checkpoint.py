@@ -20,13 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from video_enhancer.media.segments import FinishedSegment
+from video_enhancer.storage import keys
 from video_enhancer.storage.base import Area, Storage
 
 AREA: Area = "enhanced"
-
-
-def segments_prefix(job_id: uuid.UUID) -> str:
-    return f"jobs/{job_id}/segments/"
 
 
 class StorageCheckpoint:
@@ -34,18 +31,20 @@ class StorageCheckpoint:
 
     def __init__(self, storage: Storage, job_id: uuid.UUID, local_dir: Path) -> None:
         self.storage = storage
-        self.prefix = segments_prefix(job_id)
+        self.job_id = job_id
+        self.prefix = keys.segments_prefix(job_id)
         self.local_dir = local_dir
         self.local_dir.mkdir(parents=True, exist_ok=True)
 
     def _key(self, index: int, suffix: str) -> str:
-        return f"{self.prefix}{index:06d}{suffix}"
+        return keys.segment_key(self.job_id, index, suffix)
 
     def load(self) -> list[FinishedSegment]:
         finished = []
         for key in self.storage.list_keys(AREA, self.prefix):
-            if key.endswith(".json"):
-                finished.append(self._fetch(int(Path(key).stem)))
+            index = keys.segment_index(key)
+            if index is not None and key.endswith(".json"):
+                finished.append(self._fetch(index))
         return finished
 
     def _fetch(self, index: int) -> FinishedSegment:

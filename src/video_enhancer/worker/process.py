@@ -59,7 +59,9 @@ def default_worker_id() -> str:
 
 def enhancer_options(settings: Settings) -> dict[str, Any]:
     """Constructor arguments for the configured enhancer (lanczos takes none)."""
-    return settings.stream_diffvsr_options() if settings.resolved_enhancer == "stream-diffvsr" else {}
+    if settings.resolved_enhancer != "stream-diffvsr":
+        return {}
+    return settings.stream_diffvsr_options().constructor_kwargs()
 
 
 def load_enhancer(settings: Settings) -> Enhancer:
@@ -132,6 +134,7 @@ class WorkerProcess:
 
     def _pubsub_loop(self, runner: JobRunner, session_factory: Any, storage: Storage) -> None:
         from video_enhancer.queue.pubsub_worker import run_pubsub_worker
+        from video_enhancer.videos.service import complete_upload_by_key
 
         settings = self.settings.model_copy(
             update={"worker_concurrency": self.concurrency, "worker_id": self.worker_id}
@@ -141,8 +144,8 @@ class WorkerProcess:
                 settings,
                 lambda: runner,
                 stop=self.stop_event,
-                storage=storage,
                 session_factory=session_factory,
+                complete_upload=complete_upload_by_key(session_factory, storage, settings),
             )
         except Exception:
             logger.exception("the Pub/Sub consumer stopped with an error")

@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from video_enhancer.config import Settings
 from video_enhancer.enhancers.base import Enhancer
 from video_enhancer.enhancers.registry import ENHANCERS
-from video_enhancer.errors import AppError, StorageUnavailable
+from video_enhancer.errors import ServiceError, StorageUnavailable
 from video_enhancer.jobs.lifecycle import (
     QUOTA_EXCEEDED,
     MinutesHold,
@@ -66,6 +66,7 @@ from video_enhancer.observability.metrics import (
     record_storage_error,
 )
 from video_enhancer.queue.database import ClaimedJob, CompletedOutput, is_cancel_requested
+from video_enhancer.storage import keys
 from video_enhancer.storage.base import Storage
 from video_enhancer.worker.checkpoint import StorageCheckpoint
 from video_enhancer.worker.heartbeat import LeaseHeartbeat
@@ -142,10 +143,6 @@ class _StopCheck:
         else:
             return False
         return True
-
-
-def output_key(user_id: object, video_id: object, job_id: object) -> str:
-    return f"users/{user_id}/videos/{video_id}/enhanced-{job_id}.mp4"
 
 
 @contextmanager
@@ -240,7 +237,7 @@ class JobRunner:
                 raise _Fail("NOT_FOUND", "The video of this job no longer exists.")
             return _JobFacts(
                 raw_key=video.storage_path,
-                output_key=output_key(user.id, video.id, job.id),
+                output_key=keys.output_key(user.id, video.id, job.id),
                 max_duration_seconds=job.max_duration_seconds,
                 max_output_height=job.max_output_height,
             )
@@ -429,5 +426,5 @@ class JobRunner:
 
 
 def _code_of(exc: Exception) -> str:
-    """Transient errors keep their own stable code when they have one (AppError), else a generic one."""
-    return exc.code if isinstance(exc, AppError) else UNEXPECTED_ERROR
+    """Transient errors keep their own stable code when they have one (ServiceError), else a generic one."""
+    return exc.code if isinstance(exc, ServiceError) else UNEXPECTED_ERROR

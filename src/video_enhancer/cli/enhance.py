@@ -1,4 +1,8 @@
-"""``video-enhancer enhance INPUT -o OUTPUT``: the pipeline on a local file, with a progress bar."""
+"""``video-enhancer enhance INPUT -o OUTPUT``: the pipeline on a local file, with a progress bar.
+
+Flags default to `ENHANCE_DEFAULTS`; the Stream-DiffVSR flags override the `VE_MODEL_*` settings
+through one `StreamDiffVSROptions`. The media library is imported only when the command runs.
+"""
 
 from __future__ import annotations
 
@@ -7,59 +11,85 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, get_args
 
+from video_enhancer.enhance_options import ENHANCE_DEFAULTS, ModelDtype, StreamDiffVSROptions
 from video_enhancer.enhancers.registry import enhancer_names, get_enhancer_spec
-from video_enhancer.errors import AppError
-from video_enhancer.media.errors import MediaError, PipelineStopped
-from video_enhancer.media.local import enhance_file
-from video_enhancer.media.pipeline import Progress
+from video_enhancer.errors import ServiceError
+
+if TYPE_CHECKING:
+    from video_enhancer.media.pipeline import Progress
 
 BAR_WIDTH = 30
 
 
+def register(subparsers: Any) -> None:
+    add_enhance_parser(subparsers)
+
+
 def add_enhance_parser(subparsers: Any) -> argparse.ArgumentParser:
+    defaults = ENHANCE_DEFAULTS
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "enhance", help="Enhance a local video file (no server needed)."
     )
     parser.add_argument("input", help="video to enhance")
     parser.add_argument("-o", "--output", required=True, help="where to write the enhanced MP4")
     parser.add_argument("--model", choices=enhancer_names(), default="lanczos")
-    parser.add_argument("--scale", type=float, default=4.0, help="upscaling factor cap (default 4)")
-    parser.add_argument("--max-height", type=int, default=1080, help="output height limit (default 1080)")
-    parser.add_argument("--crf", type=int, default=18)
-    parser.add_argument("--preset", default="slow")
-    parser.add_argument("--encoder", default="libx264", help="libx264 or h264_nvenc")
-    parser.add_argument("--segment-seconds", type=float, default=4.0)
+    parser.add_argument(
+        "--scale", type=float, default=defaults.scale, help="upscaling factor cap (%(default)g)"
+    )
+    parser.add_argument(
+        "--max-height", type=int, default=defaults.max_height, help="output height limit (%(default)s)"
+    )
+    parser.add_argument(
+        "--crf", type=int, default=defaults.crf, help="quality, lower is better (%(default)s)"
+    )
+    parser.add_argument("--preset", default=defaults.preset, help="encoder preset (%(default)s)")
+    parser.add_argument("--encoder", default=defaults.encoder, help="libx264 or h264_nvenc (%(default)s)")
+    parser.add_argument(
+        "--segment-seconds", type=float, default=defaults.segment_seconds, help="unit of resume (%(default)g)"
+    )
     parser.add_argument("--checkpoint-dir", help="keep finished segments here; a rerun resumes from them")
     model = parser.add_argument_group("stream-diffvsr (defaults: the VE_MODEL_* settings)")
     model.add_argument("--weights", help="checkpoint folder or hub id (VE_MODEL_PATH / VE_MODEL_ID)")
     model.add_argument("--flow-weights", help="RAFT-large state dict file (VE_FLOW_WEIGHTS)")
     model.add_argument("--device", help="auto, cpu or cuda (VE_MODEL_DEVICE)")
-    model.add_argument("--dtype", help="float32, float16 or bfloat16 (VE_MODEL_DTYPE)")
+    model.add_argument("--dtype", choices=get_args(ModelDtype), help="model precision (VE_MODEL_DTYPE)")
     parser.set_defaults(handler=enhance_command)
     return parser
 
 
-def model_options(args: argparse.Namespace) -> dict[str, Any]:
-    """Constructor arguments of the chosen enhancer: flags first, then the VE_MODEL_* settings."""
-    if args.model != "stream-diffvsr":
-        return {}
+def stream_diffvsr_options(args: argparse.Namespace) -> StreamDiffVSROptions:
+    """The `VE_MODEL_*` settings with the command's flags over them."""
     from video_enhancer.config import get_settings
 
-    flags = {"flow_weights": args.flow_weights, "model_device": args.device, "model_dtype": args.dtype}
-    overrides: dict[str, Any] = {name: value for name, value in flags.items() if value is not None}
+    options = get_settings().stream_diffvsr_options()
     if args.weights is not None:  # a folder, else a hub id; it replaces both settings
-        is_folder = Path(args.weights).is_dir()
-        overrides["model_path"] = Path(args.weights) if is_folder else None
-        overrides["model_id"] = None if is_folder else args.weights
-    return get_settings().model_copy(update=overrides).stream_diffvsr_options()
+        options = options.with_weights(args.weights)
+    if args.flow_weights is not None:
+        options = replace(options, flow_weights=Path(args.flow_weights))
+    if args.device is not None:
+        options = replace(options, device=args.device)
+    if args.dtype is not None:
+        options = replace(options, dtype=args.dtype)
+    return options
+
+
+def model_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Constructor arguments of the chosen enhancer (lanczos takes none)."""
+    if args.model != "stream-diffvsr":
+        return {}
+    return stream_diffvsr_options(args).constructor_kwargs()
 
 
 def enhance_command(args: argparse.Namespace) -> int:
     """Run the enhance command; returns the process exit status."""
+    from video_enhancer.media.errors import PipelineStopped
+    from video_enhancer.media.local import enhance_file
+
     bar = ProgressBar(sys.stderr)
     interrupt = _Interrupt(resumable=args.checkpoint_dir is not None)
     try:
@@ -90,7 +120,7 @@ def enhance_command(args: argparse.Namespace) -> int:
         bar.finish()
         print("interrupted: nothing was written", file=sys.stderr)
         return interrupt.exit_status()
-    except (MediaError, AppError) as exc:
+    except ServiceError as exc:
         bar.finish()
         print(f"error: {exc.code}: {exc}", file=sys.stderr)
         return 1
