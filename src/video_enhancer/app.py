@@ -26,6 +26,7 @@ from video_enhancer.logging import configure_logging, request_id_var
 from video_enhancer.observability import install_observability
 from video_enhancer.storage.base import Storage
 from video_enhancer.storage.factory import make_storage
+from video_enhancer.storage.resumable_router import router as resumable_upload_router
 from video_enhancer.storage.router import router as storage_router
 from video_enhancer.users.router import router as users_router
 from video_enhancer.videos.router import router as videos_router
@@ -137,5 +138,6 @@ def create_app(
     app.include_router(videos_router, prefix="/videos", tags=["videos"])
     app.include_router(jobs_router, prefix="/jobs", tags=["jobs"])
     app.include_router(storage_router, prefix="/storage", tags=["storage"])
+    app.include_router(resumable_upload_router, prefix="/storage", tags=["storage"])
     app.include_router(admin_router, tags=["admin"])
     return app

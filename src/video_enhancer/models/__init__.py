@@ -1,9 +1,12 @@
 """ORM models, one file per table."""
 
 from video_enhancer.models.base import Base, utcnow
+from video_enhancer.models.email_token import EmailToken
 from video_enhancer.models.enums import ACTIVE_STATUSES, TERMINAL_STATUSES, JobStage, JobStatus, Plan
+from video_enhancer.models.idempotency_key import IdempotencyKey
 from video_enhancer.models.job import Job
 from video_enhancer.models.login_attempt import LoginAttempt
+from video_enhancer.models.mail_message import MailMessage
 from video_enhancer.models.outbox import OutboxMessage
 from video_enhancer.models.refresh_token import RefreshToken
 from video_enhancer.models.usage import UsageEntry
@@ -14,10 +17,13 @@ __all__ = [
     "ACTIVE_STATUSES",
     "TERMINAL_STATUSES",
     "Base",
+    "EmailToken",
+    "IdempotencyKey",
     "Job",
     "JobStage",
     "JobStatus",
     "LoginAttempt",
+    "MailMessage",
     "OutboxMessage",
     "Plan",
     "RefreshToken",
