@@ -63,6 +63,9 @@ class Storage(Protocol):
         `Content-Range: bytes FIRST-LAST/TOTAL` (308 with `Range` until the last one);
         `Content-Range: bytes */TOTAL` with no body asks how many bytes arrived."""
 
+    def discard_resumable(self, area: Area, key: str) -> None:
+        """Drop the bytes of an unfinished resumable upload of `key` (nothing when there are none)."""
+
     def signed_download_url(
         self, area: Area, key: str, *, ttl_seconds: int, filename: str | None = None
     ) -> SignedUrl: ...

@@ -223,6 +223,10 @@ class GcsStorage:
         expires_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=ttl)
         return SignedUrl(url=url, method="PUT", expires_at=expires_at, headers={})
 
+    def discard_resumable(self, area: Area, key: str) -> None:
+        """Nothing to do: an unfinished session's bytes are never an object, and GCS drops them
+        when the session lapses (a week)."""
+
     def signed_download_url(
         self, area: Area, key: str, *, ttl_seconds: int, filename: str | None = None
     ) -> SignedUrl:

@@ -45,3 +45,6 @@ class MeResponse(BaseModel):
         description="Videos ever created by this account (deleting one does not lower it)."
     )
     videos_remaining: int | None = Field(description="Videos the plan still allows; null: unlimited.")
+    email_verified: bool = Field(
+        serialization_alias="emailVerified", description="Whether the email address was confirmed."
+    )
