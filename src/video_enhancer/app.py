@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from video_enhancer import __version__
 from video_enhancer.admin.router import router as admin_router
+from video_enhancer.auth.email_router import router as account_email_router
 from video_enhancer.auth.passwords import warm_up
 from video_enhancer.auth.router import router as auth_router
 from video_enhancer.config import Settings, get_settings
@@ -134,6 +135,7 @@ def create_app(
     install_observability(app)
     _install_request_id(app)
     app.include_router(auth_router, prefix="/auth", tags=["auth"])
+    app.include_router(account_email_router, prefix="/auth", tags=["auth"])
     app.include_router(users_router, prefix="/users", tags=["users"])
     app.include_router(videos_router, prefix="/videos", tags=["videos"])
     app.include_router(jobs_router, prefix="/jobs", tags=["jobs"])
