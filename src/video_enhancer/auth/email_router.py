@@ -47,7 +47,7 @@ def verify_email(body: EmailTokenRequest, session: SessionDep) -> EmailVerified:
     "/password-reset/request",
     status_code=status.HTTP_202_ACCEPTED,
     response_class=Response,
-    responses=error_responses(429),
+    responses=error_responses(400, 429),
     summary="Mail a password reset link; always 202, whether or not the email has an account",
 )
 def request_password_reset(

@@ -121,7 +121,7 @@ def complete_upload(
 @router.post(
     "/{video_id}/upload-url",
     response_model=UploadTicket,
-    responses=error_responses(401, 404, 409),
+    responses=error_responses(400, 401, 404, 409),
     summary="A fresh upload URL for a video still awaiting its upload (single or resumable)",
 )
 def renew_upload_url(
