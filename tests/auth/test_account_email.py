@@ -168,6 +168,20 @@ def test_reset_requests_are_rate_limited_for_known_and_unknown_emails(client: Te
         assert answers[-1].json()["error"]["code"] == "RATE_LIMITED"
 
 
+def test_verification_mails_are_rate_limited(client: TestClient) -> None:
+    headers = register_user(client, EMAIL)
+    answers = [client.post("/auth/verify-email/request", headers=headers).status_code for _ in range(4)]
+    assert answers == [202, 202, 202, 429]
+
+
+def test_the_smtp_password_never_shows(settings: Settings) -> None:
+    sender = SmtpMailSender.from_url("smtps://mailer:s3cr%2Ft@smtp.example.com")
+    assert (sender.host, sender.port, sender.implicit_tls) == ("smtp.example.com", 465, True)
+    assert sender.password == "s3cr/t" and "s3cr" not in repr(sender)
+    with pytest.raises(ValueError):
+        SmtpMailSender.from_url("http://smtp.example.com")
+
+
 def test_the_worker_loop_delivers_the_outbox(
     client: TestClient, smtp_settings: Settings, smtp: tuple[str, _Inbox]
 ) -> None:

@@ -53,6 +53,11 @@ def _link(settings: Settings, path: str, token: str) -> str:
 def request_email_verification(session: Session, user: User, settings: Settings) -> None:
     if user.email_verified_at is not None:
         raise EmailAlreadyVerified()
+    # The same budget as reset requests: mail costs money and a signed-in client could loop.
+    limits = [("verify-" + email_key(user.email), settings.password_reset_rate_limit_attempts)]
+    now = utcnow()
+    _ensure_reset_allowed(session, limits, timedelta(seconds=settings.login_rate_limit_window_seconds), now)
+    repository.add_login_failure(session, [key for key, allowed in limits if allowed > 0], now)
     ttl = timedelta(hours=settings.email_verification_ttl_hours)
     token = issue_email_token(session, user.id, VERIFY_EMAIL, ttl)
     body = (
@@ -119,7 +124,7 @@ def _ensure_reset_allowed(
         recent = repository.recent_failures(session, key, now - window, allowed)
         if len(recent) >= allowed:
             wait = max(1, math.ceil((recent[-1] + window - now).total_seconds()))
-            raise RateLimited(retry_after=wait, message="Too many password reset requests; try again later.")
+            raise RateLimited(retry_after=wait, message="Too many mails asked for; try again later.")
 
 
 def reset_password(session: Session, token: str, new_password: str, settings: Settings) -> User:

@@ -24,7 +24,7 @@ router = APIRouter()
     "/verify-email/request",
     status_code=status.HTTP_202_ACCEPTED,
     response_class=Response,
-    responses=error_responses(401, 409),
+    responses=error_responses(401, 409, 429),
     summary="Mail the signed-in user a link that confirms their email address",
 )
 def request_email_verification(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> Response:

@@ -20,7 +20,7 @@ import ssl
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Protocol
@@ -56,7 +56,7 @@ class SmtpMailSender:
     implicit_tls: bool = False
     starttls: bool = False
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)  # never in a log line or traceback
 
     @classmethod
     def from_url(cls, url: str) -> SmtpMailSender:
