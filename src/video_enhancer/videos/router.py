@@ -36,6 +36,17 @@ IdempotencyKeyHeader = Annotated[
 ]
 
 
+def _ticket(grant: service.UploadGrant, resumable: bool) -> UploadTicket:
+    return UploadTicket(
+        upload_url=grant.upload.url,
+        upload_headers=grant.upload.headers,
+        upload_expires_at=grant.upload.expires_at,
+        upload_protocol="resumable" if resumable else "single",
+        video_id=grant.video.id,
+        job_id=grant.job.id,
+    )
+
+
 def _mark_replayed(response: Response, replayed: bool) -> None:
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -78,15 +89,7 @@ def request_upload(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> UploadTicket:
     def create() -> UploadTicket:
-        grant = service.create_upload(session, user.id, body, storage, settings)
-        return UploadTicket(
-            upload_url=grant.upload.url,
-            upload_headers=grant.upload.headers,
-            upload_expires_at=grant.upload.expires_at,
-            upload_protocol="resumable" if body.resumable else "single",
-            video_id=grant.video.id,
-            job_id=grant.job.id,
-        )
+        return _ticket(service.create_upload(session, user.id, body, storage, settings), body.resumable)
 
     fingerprint = request_hash("POST /videos/upload", body.model_dump(mode="json"))
     result = run_idempotent(session, user.id, idempotency_key, fingerprint, create, UploadTicket, 201)
@@ -134,14 +137,7 @@ def renew_upload_url(
 ) -> UploadTicket:
     resumable = body.resumable if body else False
     grant = service.renew_upload_url(session, user, video_id, storage, settings, resumable=resumable)
-    return UploadTicket(
-        upload_url=grant.upload.url,
-        upload_headers=grant.upload.headers,
-        upload_expires_at=grant.upload.expires_at,
-        upload_protocol="resumable" if resumable else "single",
-        video_id=grant.video.id,
-        job_id=grant.job.id,
-    )
+    return _ticket(grant, resumable)
 
 
 @router.get(
