@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from video_enhancer import __version__
 from video_enhancer.admin.router import router as admin_router
 from video_enhancer.api.schemas import operation_id_of
+from video_enhancer.auth.email_router import router as account_email_router
 from video_enhancer.auth.passwords import warm_up
 from video_enhancer.auth.router import router as auth_router
 from video_enhancer.config import Settings, get_settings
@@ -33,6 +34,7 @@ from video_enhancer.observability import install_observability
 from video_enhancer.observability.readiness import log_enhancer_choice
 from video_enhancer.storage.base import Storage
 from video_enhancer.storage.factory import make_storage
+from video_enhancer.storage.resumable_router import router as resumable_upload_router
 from video_enhancer.storage.router import router as storage_router
 from video_enhancer.users.router import router as users_router
 from video_enhancer.videos.router import router as videos_router
@@ -185,6 +187,7 @@ def create_app(
     _install_request_id(app)
     _install_cors(app, settings.cors_origins)
     app.include_router(auth_router, prefix="/auth", tags=["auth"])
+    app.include_router(account_email_router, prefix="/auth", tags=["auth"])
     app.include_router(users_router, prefix="/users", tags=["users"])
     app.include_router(videos_router, prefix="/videos", tags=["videos"])
     app.include_router(jobs_router, prefix="/jobs", tags=["jobs"])
@@ -193,5 +196,6 @@ def create_app(
     _document_webhook_payloads(app)
     app.include_router(uploads_router, prefix="/storage", tags=["storage"])
     app.include_router(storage_router, prefix="/storage", tags=["storage"])
+    app.include_router(resumable_upload_router, prefix="/storage", tags=["storage"])
     app.include_router(admin_router, tags=["admin"])
     return app

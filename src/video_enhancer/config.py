@@ -182,6 +182,29 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one webhook delivery.")
     webhook_poll_seconds: float = Field(1.0, gt=0, description="How often an idle dispatcher looks for work.")
 
+    # Email (verification and password reset)
+    smtp_url: SecretStr | None = Field(
+        None,
+        description="SMTP server: smtp://[user:password@]host:port (add ?starttls=true for STARTTLS) or "
+        "smtps://... Unset in development: mails are written to the log instead.",
+    )
+    mail_from: str = Field("Video Enhancer <no-reply@localhost>", description="From address of mails.")
+    email_link_base_url: str | None = Field(
+        None,
+        description="Base of the links in mails (the app's universal-link domain); "
+        "default VE_PUBLIC_BASE_URL.",
+    )
+    email_verification_ttl_hours: int = Field(48, ge=1, description="Lifetime of an email verification link.")
+    password_reset_ttl_minutes: int = Field(30, ge=1, description="Lifetime of a password reset link.")
+    password_reset_rate_limit_attempts: int = Field(
+        3, description="Reset requests per email per login rate-limit window (0 disables)."
+    )
+    password_reset_rate_limit_ip_attempts: int = Field(
+        20, description="Reset requests per client IP per login rate-limit window (0 disables)."
+    )
+    mail_poll_seconds: float = Field(5.0, gt=0, description="How often the mail sender looks for new mail.")
+    mail_max_attempts: int = Field(8, ge=1, description="Delivery attempts before a mail is given up.")
+
     @field_validator("admin_emails", mode="before")
     @classmethod
     def _split_emails(cls, value: object) -> object:

@@ -58,7 +58,7 @@ def get_current_user(
         raise Unauthorized()
     user_id = decode_access_token(credentials.credentials, settings)
     user = session.get(User, user_id)
-    if user is None:
+    if user is None or user.deleted_at is not None:  # a deleted account's tokens die with it
         raise InvalidToken()
     bind_user_id(str(user.id))
     return user

@@ -1,6 +1,7 @@
 """ORM models, one file per table."""
 
 from video_enhancer.models.base import Base, utcnow
+from video_enhancer.models.email_token import EmailToken
 from video_enhancer.models.enums import (
     ACTIVE_STATUSES,
     TERMINAL_STATUSES,
@@ -11,9 +12,11 @@ from video_enhancer.models.enums import (
     Plan,
 )
 from video_enhancer.models.event_counter import EventCounter
+from video_enhancer.models.idempotency_key import IdempotencyKey
 from video_enhancer.models.job import Job
 from video_enhancer.models.job_event import JobEvent
 from video_enhancer.models.login_attempt import LoginAttempt
+from video_enhancer.models.mail_message import MailMessage
 from video_enhancer.models.outbox import OutboxMessage
 from video_enhancer.models.refresh_token import RefreshToken
 from video_enhancer.models.usage import UsageEntry
@@ -27,13 +30,16 @@ __all__ = [
     "TERMINAL_STATUSES",
     "Base",
     "DeliveryStatus",
+    "EmailToken",
     "EventCounter",
     "EventType",
+    "IdempotencyKey",
     "Job",
     "JobEvent",
     "JobStage",
     "JobStatus",
     "LoginAttempt",
+    "MailMessage",
     "OutboxMessage",
     "Plan",
     "RefreshToken",

@@ -22,3 +22,7 @@ class User(TimestampMixin, Base):
     billing_cycle_start: Mapped[datetime] = mapped_column(default=utcnow)
     # Lifetime count of videos ever created; deleting a video does not give a FREE upload back.
     videos_created: Mapped[int] = mapped_column(Integer, default=0)
+    email_verified_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Set when the owner deleted the account: the row stays, stripped of the email and password,
+    # so the anonymised usage of its jobs survives.
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)

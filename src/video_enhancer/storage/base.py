@@ -102,6 +102,16 @@ class Storage(Protocol):
         self, area: Area, key: str, *, content_type: str, size_bytes: int, ttl_seconds: int
     ) -> SignedUrl: ...
 
+    def resumable_upload_url(
+        self, area: Area, key: str, *, content_type: str, size_bytes: int, ttl_seconds: int
+    ) -> SignedUrl:
+        """A resumable upload session, spoken the way GCS speaks it: PUT pieces with
+        `Content-Range: bytes FIRST-LAST/TOTAL` (308 with `Range` until the last one);
+        `Content-Range: bytes */TOTAL` with no body asks how many bytes arrived."""
+
+    def discard_resumable(self, area: Area, key: str) -> None:
+        """Drop the bytes of an unfinished resumable upload of `key` (nothing when there are none)."""
+
     def signed_download_url(
         self, area: Area, key: str, *, ttl_seconds: int, filename: str | None = None
     ) -> SignedUrl: ...

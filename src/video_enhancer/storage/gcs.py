@@ -204,6 +204,26 @@ class GcsStorage:
         )
         return SignedUrl(url=url, method="PUT", expires_at=expires_at, headers=headers)
 
+    def resumable_upload_url(
+        self, area: Area, key: str, *, content_type: str, size_bytes: int, ttl_seconds: int
+    ) -> SignedUrl:
+        """A GCS resumable upload session. Its URI is the credential (no signature; GCS keeps it a
+        week) and it is pinned to `size_bytes`: GCS refuses a different total."""
+        if size_bytes <= 0:
+            raise InvalidSignedUrlRequest("The upload size must be positive.")
+        blob = self._blob(area, key)
+        with self._errors(area, key):
+            url = blob.create_resumable_upload_session(
+                content_type=content_type, size=size_bytes, timeout=REQUEST_TIMEOUT, retry=self._retry
+            )
+        ttl = min(max(ttl_seconds, 1), MAX_SIGNED_URL_TTL_SECONDS)
+        expires_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=ttl)
+        return SignedUrl(url=url, method="PUT", expires_at=expires_at, headers={})
+
+    def discard_resumable(self, area: Area, key: str) -> None:
+        """Nothing to do: an unfinished session's bytes are never an object, and GCS drops them
+        when the session lapses (a week)."""
+
     def signed_download_url(
         self, area: Area, key: str, *, ttl_seconds: int, filename: str | None = None
     ) -> SignedUrl:

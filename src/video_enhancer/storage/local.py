@@ -7,6 +7,8 @@ reader never sees a half-written object and an interrupted upload leaves only a 
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import shutil
 import uuid
@@ -18,7 +20,7 @@ from typing import BinaryIO
 from urllib.parse import urlencode
 
 from video_enhancer.config import Settings
-from video_enhancer.errors import NotFound, StorageUnavailable
+from video_enhancer.errors import Conflict, NotFound, StorageUnavailable
 from video_enhancer.storage.base import (
     AREAS,
     Area,
@@ -48,6 +50,7 @@ __all__ = [
 
 CHUNK_BYTES = 1024 * 1024
 UPLOAD_PATH = "/storage/upload"
+RESUMABLE_UPLOAD_PATH = "/storage/upload/resumable"
 DOWNLOAD_PATH = "/storage/download"
 
 
@@ -83,6 +86,53 @@ class AtomicWrite:
     ) -> None:
         if exc_type is not None or not self._file.closed:
             self.abort()
+
+
+class UploadInProgress(Conflict):
+    default_code = "UPLOAD_IN_PROGRESS"
+    default_message = "Another request is writing to this upload; ask for its offset and retry."
+
+
+class ResumablePart:
+    """The growing file of a resumable upload, locked (flock) so one request appends at a time.
+
+    Bytes are appended as they arrive and survive a cut connection: the next request resumes at
+    `size`. Nothing is visible under the key until `finish()` renames the file into place.
+    """
+
+    def __init__(self, part_path: Path, final_path: Path) -> None:
+        self._part_path = part_path
+        self._final_path = final_path
+        self._file: BinaryIO = open(part_path, "ab")
+        try:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._file.close()
+            raise UploadInProgress() from None
+        self.size = self._file.seek(0, os.SEEK_END)
+
+    def write(self, chunk: bytes) -> None:
+        self._file.write(chunk)
+        self._file.flush()
+        self.size += len(chunk)
+
+    def finish(self) -> None:
+        os.fsync(self._file.fileno())
+        self._final_path.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self._part_path, self._final_path)
+        self.close()
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()  # closing releases the lock
+
+    def __enter__(self) -> ResumablePart:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
 
 
 class LocalStorage:
@@ -177,6 +227,35 @@ class LocalStorage:
         url = self._url(UPLOAD_PATH, fields)
         return SignedUrl(url=url, method="PUT", expires_at=expires_at, headers={"Content-Type": content_type})
 
+    def resumable_upload_url(
+        self, area: Area, key: str, *, content_type: str, size_bytes: int, ttl_seconds: int
+    ) -> SignedUrl:
+        expires_at = _expiry(ttl_seconds)
+        fields = resumable_fields(
+            validate_area(area), validate_key(key), expires_at, content_type, size_bytes
+        )
+        return SignedUrl(
+            url=self._url(RESUMABLE_UPLOAD_PATH, fields), method="PUT", expires_at=expires_at, headers={}
+        )
+
+    # Resumable uploads (the server side of `resumable_upload_url`)
+
+    def _part_path(self, area: Area, key: str) -> Path:
+        digest = hashlib.sha256(f"{validate_area(area)}/{validate_key(key)}".encode()).hexdigest()
+        # The .part suffix puts abandoned sessions under `remove_stale_partials` too.
+        return self._tmp_dir / f"resumable-{digest[:40]}.part"
+
+    def resumable_offset(self, area: Area, key: str) -> int:
+        """Bytes a resumable upload of `key` holds so far (0 before the first)."""
+        path = self._part_path(area, key)
+        return path.stat().st_size if path.is_file() else 0
+
+    def open_resumable(self, area: Area, key: str) -> ResumablePart:
+        return ResumablePart(self._part_path(area, key), self.path_for(area, key))
+
+    def discard_resumable(self, area: Area, key: str) -> None:
+        self._part_path(area, key).unlink(missing_ok=True)
+
     def signed_download_url(
         self, area: Area, key: str, *, ttl_seconds: int, filename: str | None = None
     ) -> SignedUrl:
@@ -225,6 +304,13 @@ def upload_fields(
         "contentType": content_type,
         "size": str(size),
     }
+
+
+def resumable_fields(
+    area: str, key: str, expires: datetime | int, content_type: str, size: int
+) -> dict[str, str]:
+    # Its own method name: a single-PUT URL cannot be used as a resumable session, nor back.
+    return {**upload_fields(area, key, expires, content_type, size), "method": "RESUMABLE"}
 
 
 def download_fields(area: str, key: str, expires: datetime | int, filename: str) -> dict[str, str]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
-from video_enhancer.api.deps import CurrentUser, SessionDep
+from video_enhancer.api.deps import CurrentUser, SessionDep, StorageDep
 from video_enhancer.api.schemas import error_responses
+from video_enhancer.users.deletion import delete_account
 from video_enhancer.users.schemas import MeResponse, PlanLimitsOut, UsageOut
 from video_enhancer.users.service import AccountOverview, account_overview
 
@@ -21,6 +22,19 @@ router = APIRouter()
 )
 def read_me(user: CurrentUser, session: SessionDep) -> MeResponse:
     return _me_response(account_overview(session, user))
+
+
+@router.delete(
+    "/me",
+    operation_id="deleteMe",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(401),
+    summary="Delete your account: cancels your jobs, removes your files, signs you out everywhere",
+)
+def delete_me(user: CurrentUser, session: SessionDep, storage: StorageDep) -> Response:
+    delete_account(session, user, storage)
+    return Response(status_code=204)
 
 
 def _me_response(overview: AccountOverview) -> MeResponse:
@@ -48,4 +62,5 @@ def _me_response(overview: AccountOverview) -> MeResponse:
         ),
         videos_created=user.videos_created,
         videos_remaining=overview.videos_remaining,
+        email_verified=user.email_verified_at is not None,
     )

@@ -49,3 +49,6 @@ class MeResponse(CamelModel):
         )
     )
     videos_remaining: int | None = Field(description="Videos the plan still allows; null: unlimited.")
+    email_verified: bool = Field(
+        serialization_alias="emailVerified", description="Whether the email address was confirmed."
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from video_enhancer.errors import BadRequest, Conflict, NotFound, PlanLimitExceeded
+from video_enhancer.errors import AppError, BadRequest, Conflict, NotFound, PlanLimitExceeded
 
 
 class VideoNotFound(NotFound):
@@ -27,3 +27,9 @@ class UploadIncomplete(Conflict):
 class SizeMismatch(BadRequest):
     default_code = "SIZE_MISMATCH"
     default_message = "The upload's size does not match the declared size."
+
+
+class IdempotencyKeyReused(AppError):
+    status_code = 422
+    default_code = "IDEMPOTENCY_KEY_REUSED"
+    default_message = "This Idempotency-Key was already used with a different request."

@@ -5,17 +5,52 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Response
 
 from video_enhancer.api.deps import CurrentUser, SessionDep, SettingsDep, StorageDep
 from video_enhancer.api.schemas import error_responses
 from video_enhancer.jobs.schemas import JobOut
 from video_enhancer.videos import service
-from video_enhancer.videos.schemas import UploadRequest, UploadTicket, VideoDetail, VideoOut, VideoPage
+from video_enhancer.videos.idempotency import HEADER, MAX_KEY_LENGTH, request_hash, run_idempotent
+from video_enhancer.videos.schemas import (
+    UploadRequest,
+    UploadTicket,
+    UploadUrlRequest,
+    VideoDetail,
+    VideoOut,
+    VideoPage,
+)
 
 router = APIRouter()
 
 VideoIdPath = Annotated[uuid.UUID, Path(alias="videoId")]
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias=HEADER,
+        min_length=1,
+        max_length=MAX_KEY_LENGTH,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Any unique string (a UUID): a retry with the same key and body gets the first "
+        "answer for 24 hours instead of doing the work twice.",
+    ),
+]
+
+
+def _ticket(grant: service.UploadGrant, resumable: bool) -> UploadTicket:
+    return UploadTicket(
+        upload_url=grant.upload.url,
+        upload_headers=grant.upload.headers,
+        upload_expires_at=grant.upload.expires_at,
+        upload_protocol="resumable" if resumable else "single",
+        video_id=grant.video.id,
+        job_id=grant.job.id,
+    )
+
+
+def _mark_replayed(response: Response, replayed: bool) -> None:
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
 
 
 def _video_out(view: service.VideoView) -> VideoOut:
@@ -43,33 +78,70 @@ def _video_detail(view: service.VideoView) -> VideoDetail:
     operation_id="createUpload",
     status_code=201,
     response_model=UploadTicket,
-    responses=error_responses(400, 401, 403, 413, 503),
+    responses=error_responses(400, 401, 403, 413, 422, 503),
     summary="Request a signed upload URL (checks the plan and places a quota hold)",
 )
 def request_upload(
-    body: UploadRequest, session: SessionDep, settings: SettingsDep, storage: StorageDep, user: CurrentUser
+    body: UploadRequest,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    storage: StorageDep,
+    user: CurrentUser,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> UploadTicket:
-    grant = service.create_upload(session, user.id, body, storage, settings)
-    return UploadTicket(
-        upload_url=grant.upload.url,
-        upload_headers=grant.upload.headers,
-        upload_expires_at=grant.upload.expires_at,
-        video_id=grant.video.id,
-        job_id=grant.job.id,
-    )
+    def create() -> UploadTicket:
+        return _ticket(service.create_upload(session, user.id, body, storage, settings), body.resumable)
+
+    fingerprint = request_hash("POST /videos/upload", body.model_dump(mode="json"))
+    result = run_idempotent(session, user.id, idempotency_key, fingerprint, create, UploadTicket, 201)
+    _mark_replayed(response, result.replayed)
+    return result.response
 
 
 @router.post(
     "/{videoId}/complete",
     operation_id="completeUpload",
     response_model=JobOut,
-    responses=error_responses(400, 401, 404, 409, 503),
+    responses=error_responses(400, 401, 404, 409, 422, 503),
     summary="Confirm an upload made to external storage; queues the job (idempotent)",
 )
 def complete_upload(
-    video_id: VideoIdPath, session: SessionDep, settings: SettingsDep, storage: StorageDep, user: CurrentUser
+    video_id: VideoIdPath,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    storage: StorageDep,
+    user: CurrentUser,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> JobOut:
-    return JobOut.model_validate(service.complete_upload(session, user, video_id, storage, settings))
+    def complete() -> JobOut:
+        return JobOut.model_validate(service.complete_upload(session, user, video_id, storage, settings))
+
+    fingerprint = request_hash(f"POST /videos/{video_id}/complete", {})
+    result = run_idempotent(session, user.id, idempotency_key, fingerprint, complete, JobOut)
+    _mark_replayed(response, result.replayed)
+    return result.response
+
+
+@router.post(
+    "/{videoId}/upload-url",
+    operation_id="renewUploadUrl",
+    response_model=UploadTicket,
+    responses=error_responses(400, 401, 404, 409, 503),
+    summary="A fresh upload URL for a video still awaiting its upload (single or resumable)",
+)
+def renew_upload_url(
+    video_id: VideoIdPath,
+    session: SessionDep,
+    settings: SettingsDep,
+    storage: StorageDep,
+    user: CurrentUser,
+    body: UploadUrlRequest | None = None,
+) -> UploadTicket:
+    resumable = body.resumable if body else False
+    grant = service.renew_upload_url(session, user, video_id, storage, settings, resumable=resumable)
+    return _ticket(grant, resumable)
 
 
 @router.get(

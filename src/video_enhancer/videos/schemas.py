@@ -26,11 +26,26 @@ class UploadRequest(CamelRequest):
     duration_seconds: float = Field(
         gt=0, le=86_400, allow_inf_nan=False, description="Duration as measured by the app."
     )
+    resumable: bool = Field(
+        False,
+        description="Hand out a resumable upload session (PUT pieces with Content-Range) instead of "
+        "a single-PUT URL.",
+    )
+
+
+class UploadUrlRequest(CamelModel):
+    resumable: bool = Field(False, description="A resumable upload session instead of a single-PUT URL.")
 
 
 class UploadTicket(CamelModel):
     upload_url: str = Field(description="Signed URL; PUT the file's bytes to it before it expires.")
     upload_method: Literal["PUT"] = "PUT"
+    upload_protocol: Literal["single", "resumable"] = Field(
+        "single",
+        description="single: PUT the whole file once. resumable: PUT pieces with `Content-Range: "
+        "bytes FIRST-LAST/TOTAL` (308 until the last); `Content-Range: bytes */TOTAL` with an empty "
+        "body asks how many bytes arrived (308 with `Range: bytes=0-N`).",
+    )
     upload_headers: dict[str, str] = Field(description="Headers the upload request must carry.")
     upload_expires_at: datetime
     video_id: uuid.UUID

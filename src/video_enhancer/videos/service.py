@@ -91,13 +91,44 @@ def create_upload(
     user.videos_created += 1
     session.add(job)
     session.flush()
-    upload = storage.signed_upload_url(
+    ttl_seconds = min(settings.upload_url_ttl_seconds, settings.upload_expiry_seconds)
+    upload = _upload_url(storage, video, ttl_seconds, resumable=request.resumable)
+    return UploadGrant(video=video, job=job, upload=upload)
+
+
+def _upload_url(storage: Storage, video: Video, ttl_seconds: int, *, resumable: bool) -> SignedUrl:
+    sign = storage.resumable_upload_url if resumable else storage.signed_upload_url
+    return sign(
         "raw",
-        key,
-        content_type=content_type,
-        size_bytes=request.size_bytes,
-        ttl_seconds=min(settings.upload_url_ttl_seconds, settings.upload_expiry_seconds),
+        video.storage_path,
+        content_type=video.content_type,
+        size_bytes=video.size_bytes,
+        ttl_seconds=ttl_seconds,
     )
+
+
+def renew_upload_url(
+    session: Session,
+    user: User,
+    video_id: uuid.UUID,
+    storage: Storage,
+    settings: Settings,
+    *,
+    resumable: bool = False,
+) -> UploadGrant:
+    """A fresh upload URL for a video whose job still waits for its bytes (the first one expired,
+    or the app wants a resumable session); it never outlives the upload's deadline."""
+    video = repository.get_owned_video(session, user.id, video_id)
+    if video is None:
+        raise VideoNotFound()
+    job = repository.latest_job(session, video.id)
+    if job is None or job.status != JobStatus.AWAITING_UPLOAD:
+        raise InvalidState("This video is not waiting for an upload.")
+    seconds_left = int((video.upload_expires_at - utcnow()).total_seconds()) if video.upload_expires_at else 0
+    if seconds_left < 1:
+        raise InvalidState("The upload window of this video has ended.")
+    ttl_seconds = min(settings.upload_url_ttl_seconds, seconds_left)
+    upload = _upload_url(storage, video, ttl_seconds, resumable=resumable)
     return UploadGrant(video=video, job=job, upload=upload)
 
 

@@ -6,7 +6,9 @@ per GPU), plus:
 * a lease heartbeat per running job (inside `JobRunner.run`);
 * a maintenance thread: stalled-job recovery (`requeue_expired_leases`), expiry of uploads
   never finished (`videos.service.expire_stale_uploads`) and pruning of expired refresh tokens
-  and old login failures (`auth.service.prune_expired_credentials`);
+  and old login failures (`auth.service.prune_expired_credentials`), and of idempotency keys
+  past their 24 hours (`videos.idempotency.prune_expired_keys`);
+* a mail thread delivering the mail outbox (`auth.mail.run_mail_sender`);
 * the metrics/health HTTP port (`observability.worker_http`), ready once the model is loaded.
 
 At start it removes the job scratch folders that killed workers left on this host
@@ -33,6 +35,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from video_enhancer.auth.mail import run_mail_sender
 from video_enhancer.config import Settings, get_settings
 from video_enhancer.db import make_engine, make_session_factory, session_scope
 from video_enhancer.enhancers.base import Enhancer
@@ -110,6 +113,7 @@ class WorkerProcess:
             threads = self._start_consumers(runner, session_factory, storage)
             threads.append(self._thread("maintenance", self._maintenance_loop, session_factory, storage))
             threads.append(self._thread("webhooks", self._webhook_loop, session_factory))
+            self._thread("mail", run_mail_sender, session_factory, self.settings, self.stop_event)
             for thread in threads:
                 thread.join()
         finally:
@@ -216,6 +220,7 @@ class WorkerProcess:
                 self._expire_uploads(session_factory, storage)
                 self._prune_credentials(session_factory)
                 self._prune_events(session_factory)
+                self._prune_idempotency_keys(session_factory)
             except Exception:
                 logger.exception("worker maintenance failed")
 
@@ -247,6 +252,12 @@ class WorkerProcess:
             pruned = prune_expired_credentials(session, self.settings)
         if pruned:
             logger.info("pruned expired refresh tokens", extra={"count": pruned})
+
+    def _prune_idempotency_keys(self, session_factory: Any) -> None:
+        from video_enhancer.videos.idempotency import prune_expired_keys
+
+        with session_scope(session_factory) as session:
+            prune_expired_keys(session)
 
 
 def install_signal_handlers(worker: WorkerProcess) -> None:

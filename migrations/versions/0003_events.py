@@ -1,7 +1,7 @@
 """job events and webhooks
 
-Revision ID: 0002_events
-Revises: 0001
+Revision ID: 0003_events
+Revises: 0002_idempotency_email_accounts
 Create Date: 2026-12-03
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002_events"
-down_revision: str | None = "0001"
+revision: str = "0003_events"
+down_revision: str | None = "0002_idempotency_email_accounts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
