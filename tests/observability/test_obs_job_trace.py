@@ -85,11 +85,13 @@ def _upload(client: TestClient, clips: ClipLibrary, request_id: str) -> dict[str
 
 
 def _scrape_when_finished_moves(port: int, before: Samples, timeout: float = 10) -> Samples:
-    """A job is counted just after its final status commits: wait for that moment."""
+    """A job is counted just after its final status commits, and its processing time just after
+    that (the runner observes it once the completion returns): wait for both."""
     deadline = time.monotonic() + timeout
+    counted = ("ve_jobs_finished_total", "ve_job_processing_seconds_count")
     while True:
         after = _scrape(port)
-        moved = _total(after, "ve_jobs_finished_total") > _total(before, "ve_jobs_finished_total")
+        moved = all(_total(after, name) > _total(before, name) for name in counted)
         if moved or time.monotonic() > deadline:
             return after
         time.sleep(0.05)
