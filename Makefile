@@ -85,7 +85,7 @@ test: $(DEV_STAMP) $(PROMTOOL)
 
 # The edit-test loop: SQLite only, no emulators (PostgreSQL and cloud tests are deselected).
 test-fast: $(DEV_STAMP) $(PROMTOOL)
-	$(BIN)/python -m pytest -q -m "not postgres and not cloud" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -m "not postgres and not cloud and not slow" $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests benchmarks migrations
