@@ -17,8 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
-from video_enhancer.queue.testing import make_user
 
+from factories import make_user
 from video_enhancer.billing.plans import limits_for
 from video_enhancer.billing.service import minutes_held
 from video_enhancer.config import Settings

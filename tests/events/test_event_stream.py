@@ -88,7 +88,7 @@ def test_a_job_stream_replays_follows_live_and_ends_after_the_final_event(app: F
     assert '"progressPercent":50.0' in messages[2]["data"]
 
 
-@pytest.mark.parametrize("db_backend", ["postgresql"])
+@pytest.mark.db_backends("postgresql")
 def test_resume_on_another_instance_and_after_a_restart_gets_the_rest_exactly_once(
     settings: Settings, engine: Engine
 ) -> None:

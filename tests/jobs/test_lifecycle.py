@@ -18,8 +18,8 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
-from video_enhancer.queue.testing import make_job, make_user
 
+from factories import make_job, make_user
 from video_enhancer.config import Settings
 from video_enhancer.errors import InvalidState
 from video_enhancer.jobs import lifecycle
