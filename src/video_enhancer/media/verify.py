@@ -10,7 +10,10 @@ import av
 
 from video_enhancer.enhancers.base import Size
 from video_enhancer.media.errors import InvalidVideo, OutputVerificationFailed, UnsupportedCodec
-from video_enhancer.media.probe import MediaInfo, probe, stream_at
+from video_enhancer.media.probe import MediaInfo, ProbeOptions, probe, stream_at
+
+# Our outputs are progressive and within limits by construction: read them as they are.
+READ_BACK = ProbeOptions(limits=None, deinterlace=None)
 
 
 @dataclass(frozen=True)
@@ -22,7 +25,7 @@ class VerifiedOutput:
 def verify_output(source: MediaInfo, output: str | os.PathLike[str], expected_size: Size) -> VerifiedOutput:
     """Raise OutputVerificationFailed unless ``output`` matches ``source`` and the size policy."""
     try:
-        result = probe(output)
+        result = probe(output, READ_BACK)
     except (InvalidVideo, UnsupportedCodec) as exc:
         raise OutputVerificationFailed("The enhanced video is not readable.", detail=str(exc)) from exc
     problems = _compare(source, result, expected_size)
@@ -37,8 +40,11 @@ def verify_output(source: MediaInfo, output: str | os.PathLike[str], expected_si
 def _compare(source: MediaInfo, output: MediaInfo, expected_size: Size) -> list[str]:
     problems = []
     frame = 1 / float(source.video.frame_rate) if source.video.frame_rate else 0.0
-    if abs(output.duration_s - source.duration_s) > frame + 1e-6:
-        problems.append(f"duration {output.duration_s:.3f}s, input {source.duration_s:.3f}s")
+    video_s = source.video.duration_s
+    if abs(output.video.duration_s - video_s) > frame + 1e-6:
+        problems.append(f"duration {output.video.duration_s:.3f}s, input video {video_s:.3f}s")
+    if output.duration_s > video_s + frame + 1e-6:
+        problems.append(f"audio runs to {output.duration_s:.3f}s, past the video's {video_s:.3f}s")
     if output.video.frame_count != source.video.frame_count:
         problems.append(f"{output.video.frame_count} frames, input {source.video.frame_count}")
     if output.has_audio != source.has_audio:
