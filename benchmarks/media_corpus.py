@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from media.corpus import BY_NAME, CORPUS, CorpusClip, problems, read_output  # noqa: E402
-from video_enhancer.media.errors import MediaError  # noqa: E402
-from video_enhancer.media.local import enhance_file  # noqa: E402
+from media.corpus import BY_NAME, CORPUS, CorpusClip, problems, read_output
+from video_enhancer.media.errors import MediaError
+from video_enhancer.media.local import enhance_file
 
 
 def outcome(clip: CorpusClip, directory: Path) -> str:
@@ -36,7 +36,8 @@ def outcome(clip: CorpusClip, directory: Path) -> str:
         return f"WRONG: enhanced, expected {clip.expect.error}"
     facts = read_output(output)
     found = problems(facts, clip.expect)
-    summary = f"{facts.width}x{facts.height} {facts.frames}f {facts.duration_s:.2f}s audio={facts.audio_s is not None}"
+    audio = facts.audio_s is not None
+    summary = f"{facts.width}x{facts.height} {facts.frames}f {facts.duration_s:.2f}s audio={audio}"
     return f"WRONG {summary}: {'; '.join(found)}" if found else f"OK {summary}"
 
 

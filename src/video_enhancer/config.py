@@ -155,9 +155,13 @@ class Settings(BaseSettings):
     media_max_pixels: int = Field(
         4096 * 2304, gt=0, description="Largest input picture, coded width x height (4K and DCI 4K fit)."
     )
-    media_max_frame_rate: float = Field(120.0, gt=0, description="Highest input frame rate (frames per second).")
+    media_max_frame_rate: float = Field(
+        120.0, gt=0, description="Highest input frame rate (frames per second)."
+    )
     media_max_frames_per_minute: int = Field(
-        7200, gt=0, description="Most frames to enhance per charged minute (fields when deinterlacing at field rate)."
+        7200,
+        gt=0,
+        description="Most frames to enhance per charged minute (fields when deinterlacing at field rate).",
     )
 
     @field_validator("admin_emails", mode="before")

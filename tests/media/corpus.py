@@ -76,7 +76,9 @@ def _interlaced(size: str, field_rate: str, seconds: float) -> list[str]:
     ]
 
 
-def _simple(suffix: str, video: list[str], audio: list[str] | None, codecs: list[str]) -> Callable[[Path], list[list[str]]]:
+def _simple(
+    suffix: str, video: list[str], audio: list[str] | None, codecs: list[str]
+) -> Callable[[Path], list[list[str]]]:
     def steps(path: Path) -> list[list[str]]:
         inputs = video + (audio or [])
         maps = ["-map", "0:v"] + (["-map", "1:a"] if audio else [])
@@ -222,7 +224,10 @@ def _vfr_pauses(path: Path) -> list[list[str]]:
 
 def _still_image(path: Path) -> list[list[str]]:
     png = path.with_name("still.png")
-    return [["-f", "lavfi", "-i", "testsrc2=s=96x64", "-frames:v", "1", str(png)], ["-i", str(png), "-c", "copy", "-f", "image2", str(path)]]
+    return [
+        ["-f", "lavfi", "-i", "testsrc2=s=96x64", "-frames:v", "1", str(png)],
+        ["-i", str(png), "-c", "copy", "-f", "image2", str(path)],
+    ]
 
 
 def _audio_only(path: Path) -> list[list[str]]:
@@ -261,7 +266,12 @@ CORPUS: tuple[CorpusClip, ...] = (
     CorpusClip(
         "dv-pal-raw",
         ".dv",
-        _simple(".dv", _interlaced("720x576", "50", 0.6), _sine(0.6), [*DV_PAL, "-c:a", "pcm_s16le", "-ar", "48000", "-ac", "2", "-f", "dv"]),
+        _simple(
+            ".dv",
+            _interlaced("720x576", "50", 0.6),
+            _sine(0.6),
+            [*DV_PAL, "-c:a", "pcm_s16le", "-ar", "48000", "-ac", "2", "-f", "dv"],
+        ),
         Expect(duration_s=0.6, aspect=FOUR_THIRDS, fps=Fraction(50), audio=True),
         notes="raw DV stream (tape capture), PAL 4:3 with 12:11 pixels, interlaced",
     ),
@@ -272,7 +282,20 @@ CORPUS: tuple[CorpusClip, ...] = (
             ".mpg",
             _interlaced("720x480", "60000/1001", 0.6),
             _sine(0.6),
-            ["-c:v", "mpeg2video", "-flags", "+ilme+ildct", "-alternate_scan", "1", "-aspect", "4:3", "-b:v", "4M", "-c:a", "mp2"],
+            [
+                "-c:v",
+                "mpeg2video",
+                "-flags",
+                "+ilme+ildct",
+                "-alternate_scan",
+                "1",
+                "-aspect",
+                "4:3",
+                "-b:v",
+                "4M",
+                "-c:a",
+                "mp2",
+            ],
         ),
         Expect(duration_s=0.6, aspect=FOUR_THIRDS, fps=Fraction(60000, 1001), audio=True),
         notes="DVD-style MPEG-2 program stream, top field first, 4:3 anamorphic, MP2 audio",
@@ -299,21 +322,36 @@ CORPUS: tuple[CorpusClip, ...] = (
     CorpusClip(
         "divx-avi-bframes",
         ".avi",
-        _simple(".avi", _pattern("96x64", "25", 1), _sine(1), ["-c:v", "mpeg4", "-vtag", "DX50", "-bf", "2", "-c:a", "libmp3lame"]),
+        _simple(
+            ".avi",
+            _pattern("96x64", "25", 1),
+            _sine(1),
+            ["-c:v", "mpeg4", "-vtag", "DX50", "-bf", "2", "-c:a", "libmp3lame"],
+        ),
         Expect(aspect=Fraction(3, 2), fps=Fraction(25), audio=True),
         notes="DivX (MPEG-4 Part 2) with B-frames in AVI, MP3 audio",
     ),
     CorpusClip(
         "xvid-mkv-bframes",
         ".mkv",
-        _simple(".mkv", _pattern("96x64", "25", 1), _sine(1), ["-c:v", "mpeg4", "-vtag", "XVID", "-bf", "2", "-c:a", "ac3"]),
+        _simple(
+            ".mkv",
+            _pattern("96x64", "25", 1),
+            _sine(1),
+            ["-c:v", "mpeg4", "-vtag", "XVID", "-bf", "2", "-c:a", "ac3"],
+        ),
         Expect(aspect=Fraction(3, 2), fps=Fraction(25), audio=True),
         notes="Xvid with B-frames in Matroska, AC-3 audio",
     ),
     CorpusClip(
         "vp9-avi",
         ".avi",
-        _simple(".avi", _pattern("96x64", "10", 1), None, ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8"]),
+        _simple(
+            ".avi",
+            _pattern("96x64", "10", 1),
+            None,
+            ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8"],
+        ),
         Expect(aspect=Fraction(3, 2), fps=Fraction(10)),
         notes="VP9 in AVI",
     ),
@@ -339,19 +377,34 @@ CORPUS: tuple[CorpusClip, ...] = (
     CorpusClip(
         "mkv-vp9-opus",
         ".mkv",
-        _simple(".mkv", _pattern("96x64", "10", 1), _sine(1), ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-c:a", "libopus"]),
+        _simple(
+            ".mkv",
+            _pattern("96x64", "10", 1),
+            _sine(1),
+            ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-c:a", "libopus"],
+        ),
         Expect(aspect=Fraction(3, 2), fps=Fraction(10), audio=True),
     ),
     CorpusClip(
         "webm-vp9-opus",
         ".webm",
-        _simple(".webm", _pattern("96x64", "10", 1), _sine(1), ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-c:a", "libopus"]),
+        _simple(
+            ".webm",
+            _pattern("96x64", "10", 1),
+            _sine(1),
+            ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-c:a", "libopus"],
+        ),
         Expect(aspect=Fraction(3, 2), fps=Fraction(10), audio=True),
     ),
     CorpusClip(
         "av1-mp4",
         ".mp4",
-        _simple(".mp4", _pattern("96x64", "10", 1), None, ["-c:v", "libsvtav1", "-preset", "12", "-pix_fmt", "yuv420p"]),
+        _simple(
+            ".mp4",
+            _pattern("96x64", "10", 1),
+            None,
+            ["-c:v", "libsvtav1", "-preset", "12", "-pix_fmt", "yuv420p"],
+        ),
         Expect(aspect=Fraction(3, 2), fps=Fraction(10)),
     ),
     CorpusClip(
@@ -400,7 +453,18 @@ CORPUS: tuple[CorpusClip, ...] = (
             ".mp4",
             _pattern("96x64", "10", 2),
             _sine(2),
-            ["-c:v", "libx264", "-preset", "medium", "-bf", "3", "-movflags", "negative_cts_offsets", "-c:a", "aac"],
+            [
+                "-c:v",
+                "libx264",
+                "-preset",
+                "medium",
+                "-bf",
+                "3",
+                "-movflags",
+                "negative_cts_offsets",
+                "-c:a",
+                "aac",
+            ],
         ),
         Expect(duration_s=2.0, aspect=Fraction(3, 2), fps=Fraction(10), audio=True),
         notes="B-frames with negative composition offsets",
@@ -422,7 +486,9 @@ CORPUS: tuple[CorpusClip, ...] = (
     CorpusClip(
         "timecode-track",
         ".mov",
-        _simple(".mov", _pattern("96x64", "25", 1), _sine(1), [*X264, "-timecode", "01:00:00:00", "-c:a", "aac"]),
+        _simple(
+            ".mov", _pattern("96x64", "25", 1), _sine(1), [*X264, "-timecode", "01:00:00:00", "-c:a", "aac"]
+        ),
         Expect(aspect=Fraction(3, 2), fps=Fraction(25), audio=True),
         notes="QuickTime timecode (tmcd) track",
     ),
@@ -442,14 +508,24 @@ CORPUS: tuple[CorpusClip, ...] = (
     CorpusClip(
         "audio-5.0-22khz",
         ".mkv",
-        _simple(".mkv", _pattern("96x64", "10", 1), _sine(1, "sine=f=440:r=22050,aformat=channel_layouts=5.0(side)"), [*X264, "-c:a", "pcm_s16le"]),
+        _simple(
+            ".mkv",
+            _pattern("96x64", "10", 1),
+            _sine(1, "sine=f=440:r=22050,aformat=channel_layouts=5.0(side)"),
+            [*X264, "-c:a", "pcm_s16le"],
+        ),
         Expect(aspect=Fraction(3, 2), fps=Fraction(10), audio=True),
         notes="PCM 5.0(side) at 22.05 kHz",
     ),
     CorpusClip(
         "audio-11khz-u8",
         ".avi",
-        _simple(".avi", _pattern("96x64", "10", 1), _sine(1, "sine=f=440:r=11025,aformat=channel_layouts=mono"), ["-c:v", "mjpeg", "-c:a", "pcm_u8"]),
+        _simple(
+            ".avi",
+            _pattern("96x64", "10", 1),
+            _sine(1, "sine=f=440:r=11025,aformat=channel_layouts=mono"),
+            ["-c:v", "mjpeg", "-c:a", "pcm_u8"],
+        ),
         Expect(aspect=Fraction(3, 2), fps=Fraction(10), audio=True),
         notes="old camera AVI: MJPEG with 8-bit 11 kHz PCM",
     ),

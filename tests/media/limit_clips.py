@@ -14,7 +14,21 @@ def one_frame_with_long_audio(directory: Path, frame_seconds: float) -> Path:
         ["-f", "lavfi", "-i", f"color=c=gray:s=64x36:r=1/{frame_seconds:g}", "-frames:v", "1",
          "-c:v", "libx264", "-preset", "ultrafast", str(video)]
     )  # fmt: skip
-    run_ffmpeg(["-t", "600", "-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-c:a", "aac", "-b:a", "16k", str(audio)])
+    run_ffmpeg(
+        [
+            "-t",
+            "600",
+            "-f",
+            "lavfi",
+            "-i",
+            "anullsrc=r=8000:cl=mono",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "16k",
+            str(audio),
+        ]
+    )
     path = directory / f"one-frame-{frame_seconds:g}.mp4"
     run_ffmpeg(["-i", str(video), "-i", str(audio), "-c", "copy", str(path)])
     return path

@@ -54,10 +54,13 @@ def test_limits_are_settings(tmp_path: Path) -> None:
     assert caught.value.code == "TOO_MANY_FRAMES"
 
 
+WEAVE_TOP_FIRST = "tinterlace=mode=interleave_top,setfield=tff"
+
+
 def test_frame_limit_counts_fields_when_deinterlacing(tmp_path: Path) -> None:
     path = tmp_path / "interlaced.mpg"
     run_ffmpeg(
-        ["-t", "1", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=50,tinterlace=mode=interleave_top,setfield=tff",
+        ["-t", "1", "-f", "lavfi", "-i", f"testsrc2=s=320x240:r=50,{WEAVE_TOP_FIRST}",
          "-c:v", "mpeg2video", "-flags", "+ilme+ildct", "-b:v", "2M", str(path)]
     )  # fmt: skip
     limits = MediaLimits(max_frames_per_minute=40)  # 25 frames pass, 50 fields do not

@@ -44,7 +44,9 @@ def test_missing_frames_fail(enhanced: tuple[MediaInfo, Path]) -> None:
     video = source.video
     half_second = round(0.5 / video.time_base)
     longer = dataclasses.replace(
-        source, duration_s=2.5, video=dataclasses.replace(video, frame_count=25, end_pts=video.end_pts + half_second)
+        source,
+        duration_s=2.5,
+        video=dataclasses.replace(video, frame_count=25, end_pts=video.end_pts + half_second),
     )
     with pytest.raises(OutputVerificationFailed, match="frames") as caught:
         verify_output(longer, output, (192, 128))

@@ -36,7 +36,11 @@ def _fails_uncharged(factory: Factory, storage: Storage, settings: Settings, sou
 
 @pytest.mark.parametrize("frame_seconds", [0.04, 600])
 def test_one_frame_with_ten_minutes_of_audio_exceeds_a_one_minute_plan(
-    session_factory: Factory, storage: Storage, worker_settings: Settings, tmp_path: Path, frame_seconds: float
+    session_factory: Factory,
+    storage: Storage,
+    worker_settings: Settings,
+    tmp_path: Path,
+    frame_seconds: float,
 ) -> None:
     source = one_frame_with_long_audio(tmp_path, frame_seconds)
     _fails_uncharged(session_factory, storage, worker_settings, source, "DURATION_EXCEEDED")

@@ -106,7 +106,7 @@ def stream_field_order(stream: av.VideoStream) -> FieldOrder | None:
 def _graph(frame: av.VideoFrame, time_base: Fraction, description: str) -> av.filter.Graph:
     graph = av.filter.Graph()
     source = graph.add_buffer(
-        width=frame.width, height=frame.height, format=frame.format.name, time_base=time_base
+        width=frame.width, height=frame.height, format=frame.format, time_base=time_base
     )
     node = graph.add(*description.split("=", 1)) if "=" in description else graph.add(description)
     sink = graph.add("buffersink")
@@ -117,12 +117,14 @@ def _graph(frame: av.VideoFrame, time_base: Fraction, description: str) -> av.fi
 
 
 def _pull_all(graph: av.filter.Graph) -> list[av.VideoFrame]:
-    frames = []
+    frames: list[av.VideoFrame] = []
     while True:
         try:
-            frames.append(graph.pull())
+            frame = graph.pull()
         except (av.BlockingIOError, av.EOFError):
             return frames
+        if isinstance(frame, av.VideoFrame):
+            frames.append(frame)
 
 
 class Deinterlacer:

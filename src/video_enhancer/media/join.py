@@ -22,7 +22,13 @@ from typing import cast
 import av
 import av.container
 
-from video_enhancer.media.audio import AAC_BITRATE_PER_CHANNEL, AudioFitter, can_copy, fitted_audio, output_format
+from video_enhancer.media.audio import (
+    AAC_BITRATE_PER_CHANNEL,
+    AudioFitter,
+    can_copy,
+    fitted_audio,
+    output_format,
+)
 from video_enhancer.media.errors import EncodeFailed
 from video_enhancer.media.probe import AudioTrack, MediaInfo, stream_at
 
@@ -179,7 +185,9 @@ def _audio_packets(
     return _encoded(out_stream, fitted_audio(source, audio_in, fitter), order)
 
 
-def _encoded(out_stream: av.AudioStream, frames: Iterator[av.AudioFrame], order: int) -> Iterator[TimedPacket]:
+def _encoded(
+    out_stream: av.AudioStream, frames: Iterator[av.AudioFrame], order: int
+) -> Iterator[TimedPacket]:
     for frame in frames:
         yield from _timed(out_stream.encode(frame), order)
     yield from _timed(out_stream.encode(None), order)

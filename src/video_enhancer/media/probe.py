@@ -301,7 +301,8 @@ def _video_stream(container: av.container.InputContainer) -> av.VideoStream:
 def _default_audio(streams: list[av.AudioStream]) -> av.AudioStream | None:
     """The track a player picks: the first flagged default, else the first one."""
     flagged = [s for s in streams if s.disposition & av.stream.Disposition.default]
-    return (flagged or streams or [None])[0]
+    candidates = flagged or streams
+    return candidates[0] if candidates else None
 
 
 def _check_decoder(stream: av.VideoStream) -> str:
@@ -362,7 +363,11 @@ def _scan_packets(
     rate = stream.average_rate or stream.guessed_rate or Fraction(0)
     audio_span = (audio_start, audio_end) if audio_end > -math.inf else None
     return _PacketScan(
-        Fraction(stream.time_base or Fraction(1, 90000)), len(times), sorted(times), Fraction(rate), audio_span
+        Fraction(stream.time_base or Fraction(1, 90000)),
+        len(times),
+        sorted(times),
+        Fraction(rate),
+        audio_span,
     )
 
 
@@ -378,9 +383,14 @@ def _check_packet_limits(scan: _PacketScan, limits: MediaLimits | None) -> None:
         return
     span = (scan.span[-1] - scan.span[0]) * scan.time_base
     usual = _median_interval(scan.span) * scan.time_base
-    rates = [Fraction(scan.packets - 1) / span if span > 0 else Fraction(0), 1 / usual if usual > 0 else Fraction(0)]
+    rates = [
+        Fraction(scan.packets - 1) / span if span > 0 else Fraction(0),
+        1 / usual if usual > 0 else Fraction(0),
+    ]
     if max(rates) > Fraction(limits.max_frame_rate):
-        raise FrameRateTooHigh(detail=f"{float(max(rates)):.1f} frames per second, at most {limits.max_frame_rate:g}")
+        raise FrameRateTooHigh(
+            detail=f"{float(max(rates)):.1f} frames per second, at most {limits.max_frame_rate:g}"
+        )
     minutes = _charged_minutes(float(span), scan.audio_span)
     if scan.packets > limits.max_frames_per_minute * minutes:
         raise TooManyFrames(
@@ -462,8 +472,15 @@ def _decode_all(container: av.container.InputContainer, index: int, scan: _Packe
         raise InvalidVideo("The video track contains no picture; the file is damaged or truncated.")
     sar = Fraction(stream.codec_context.sample_aspect_ratio or 1)
     return _Decoded(
-        index, scan.time_base, first, list(pts), last_duration, clock.interval, clock.synthetic,
-        sar if sar > 0 else Fraction(1), sampler.verdict(),
+        index,
+        scan.time_base,
+        first,
+        list(pts),
+        last_duration,
+        clock.interval,
+        clock.synthetic,
+        sar if sar > 0 else Fraction(1),
+        sampler.verdict(),
     )
 
 
@@ -489,7 +506,9 @@ def _is_variable(pts: list[int]) -> bool:
     return any(abs((b - a) - median) > limit for a, b in itertools.pairwise(pts))
 
 
-def _timeline(decoded: _Decoded, rate: DeinterlaceRate | None) -> tuple[Fraction, list[int], int, DeinterlaceRate | None]:
+def _timeline(
+    decoded: _Decoded, rate: DeinterlaceRate | None
+) -> tuple[Fraction, list[int], int, DeinterlaceRate | None]:
     """Time base, pts and end of what the pipeline will enhance."""
     end = _end_of_last_frame(decoded)
     if decoded.interlace is None or rate is None:
