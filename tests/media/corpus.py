@@ -204,8 +204,9 @@ def _two_audio_tracks(path: Path) -> list[list[str]]:
 
 
 def _vfr_pauses(path: Path) -> list[list[str]]:
-    # 30 frames at 10 fps with two long pauses (a screen recording of someone reading).
-    expression = "if(lt(N,10),N/10,if(lt(N,20),(N+15)/10,(N+30)/10))/TB"
+    # 30 frames at 10 fps with two long pauses (a screen recording of someone reading); the
+    # pattern's time base is 1/10 s, so whole numbers keep the timestamps exact.
+    expression = "if(lt(N,10),N,if(lt(N,20),N+15,N+30))"
     return [
         [
             *_pattern("160x90", "10", 3),
@@ -544,6 +545,18 @@ CORPUS: tuple[CorpusClip, ...] = (
         notes="audio stops half-way (padded with silence)",
     ),
     CorpusClip(
+        "raw-h264-stream",
+        ".h264",
+        _simple(
+            ".h264",
+            _pattern("96x64", "25", 1),
+            None,
+            ["-c:v", "libx264", "-preset", "medium", "-bf", "2", "-f", "h264"],
+        ),
+        Expect(aspect=Fraction(3, 2), fps=Fraction(25)),
+        notes="raw H.264 elementary stream (security DVRs, some capture tools): no timestamps at all",
+    ),
+    CorpusClip(
         "audio-only",
         ".m4a",
         _audio_only,
@@ -604,7 +617,8 @@ def problems(facts: OutputFacts, expect: Expect) -> list[str]:
         found.append(f"non-square pixels {facts.sample_aspect}")
     if expect.aspect is not None and abs(facts.width - facts.height * expect.aspect) > 1.0 + 1e-9:
         found.append(f"aspect {facts.width}x{facts.height}, expected {float(expect.aspect):.4f}")
-    if abs(facts.duration_s - expect.duration_s) > 0.1 + 1e-6:
+    tolerance = 1 / float(expect.fps) if expect.fps else 0.05  # one frame
+    if abs(facts.duration_s - expect.duration_s) > tolerance + 1e-6:
         found.append(f"duration {facts.duration_s:.3f}s, expected {expect.duration_s}s")
     if expect.fps is not None:
         frames = round(float(expect.fps) * expect.duration_s)

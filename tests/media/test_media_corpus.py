@@ -16,10 +16,13 @@ import pytest
 
 from media.corpus import BY_NAME, CORPUS, CorpusClip, problems, read_output
 from media.fake_enhancers import CountingEnhancer
-from video_enhancer.media.errors import MediaError
+from video_enhancer.media.encode import EncoderSettings
+from video_enhancer.media.errors import MediaError, PipelineStopped
 from video_enhancer.media.local import enhance_file
 from video_enhancer.media.pipeline import PipelineConfig, run_pipeline
 from video_enhancer.media.probe import ProbeOptions, probe
+from video_enhancer.media.segments import LocalCheckpoint
+from video_enhancer.media.verify import verify_output
 
 FAST = {"preset": "ultrafast", "max_height": 144, "segment_seconds": 0.5}
 
@@ -125,3 +128,24 @@ def test_short_audio_is_padded_with_silence(corpus: Corpus, tmp_path: Path) -> N
     assert len(samples) / rate == pytest.approx(1.0, abs=0.05)
     assert np.abs(samples[int(0.3 * rate) : int(0.45 * rate)]).max() > 0.1  # the sine
     assert np.abs(samples[int(0.6 * rate) :]).max() < 0.01  # silence after it
+
+
+@pytest.mark.parametrize("name", ["h264-1080i", "raw-h264-stream"])
+def test_interlaced_and_decoder_timed_clips_resume_after_a_stop(
+    name: str, corpus: Corpus, tmp_path: Path
+) -> None:
+    # Resuming seeks (field timelines map back to the source's frames), or decodes from the start
+    # when timestamps were given by the probe; either way the frames are the expected ones.
+    info = probe(corpus.path(name))
+    config = PipelineConfig(max_height=72, segment_seconds=0.2, encoder=EncoderSettings(preset="ultrafast"))
+    checkpoint = LocalCheckpoint(tmp_path / "checkpoint")
+    answers = iter([False, True])  # asked at the start, then after segment 0
+    output = tmp_path / "out.mp4"
+    with pytest.raises(PipelineStopped):
+        run_pipeline(
+            info, output, CountingEnhancer(), config, checkpoint=checkpoint, should_stop=lambda: next(answers)
+        )
+    result = run_pipeline(info, output, CountingEnhancer(), config, checkpoint=checkpoint)
+    assert result.resumed_segments == 1
+    verify_output(info, output, result.sizes.output)
+    assert read_output(output).frames == info.video.frame_count

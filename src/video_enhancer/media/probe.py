@@ -340,6 +340,7 @@ def _scan_packets(
 ) -> _PacketScan:
     """One pass over the video (and chosen audio) packets; nothing is decoded."""
     times: array[int] = array("q")
+    count = 0
     audio_start, audio_end = math.inf, -math.inf
     streams = [stream] if audio is None else [stream, audio]
     try:
@@ -347,6 +348,7 @@ def _scan_packets(
             if packet.size == 0 or packet.is_discard:
                 continue
             if packet.stream_index == stream.index:
+                count += 1  # a raw elementary stream has no timestamps at all: the decoder gives them
                 stamp = packet.pts if packet.pts is not None else packet.dts
                 if stamp is not None:
                     times.append(stamp)
@@ -357,9 +359,9 @@ def _scan_packets(
                 audio_end = max(audio_end, start + float((packet.duration or 0) * packet.time_base))
     except (av.FFmpegError, ValueError) as exc:
         raise InvalidVideo("The video is truncated or damaged.", detail=str(exc)) from exc
-    if not times:
+    if not count:
         raise InvalidVideo("The video track has no frames.")
-    _refuse_truncated(len(times), stream.frames)
+    _refuse_truncated(count, stream.frames)
     rate = stream.average_rate or stream.guessed_rate or Fraction(0)
     audio_span = (audio_start, audio_end) if audio_end > -math.inf else None
     return _PacketScan(
@@ -381,12 +383,14 @@ def _check_packet_limits(scan: _PacketScan, limits: MediaLimits | None) -> None:
     """Refuse on the packets alone, before any decoding: too fast, or too many frames."""
     if limits is None:
         return
-    span = (scan.span[-1] - scan.span[0]) * scan.time_base
+    span = (scan.span[-1] - scan.span[0]) * scan.time_base if len(scan.span) > 1 else Fraction(0)
     usual = _median_interval(scan.span) * scan.time_base
     rates = [
-        Fraction(scan.packets - 1) / span if span > 0 else Fraction(0),
-        1 / usual if usual > 0 else Fraction(0),
+        Fraction(len(scan.span) - 1) / span if span > 0 else Fraction(0),
+        1 / usual if usual > 0 else scan.declared_rate,
     ]
+    if span <= 0 and scan.declared_rate > 0:  # no timestamps: the stream's own rate says how long
+        span = scan.packets / scan.declared_rate
     if max(rates) > Fraction(limits.max_frame_rate):
         raise FrameRateTooHigh(
             detail=f"{float(max(rates)):.1f} frames per second, at most {limits.max_frame_rate:g}"
