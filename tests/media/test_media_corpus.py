@@ -14,6 +14,7 @@ import av
 import numpy as np
 import pytest
 
+from media.clips import run_ffmpeg
 from media.corpus import BY_NAME, CORPUS, CorpusClip, problems, read_output
 from media.fake_enhancers import CountingEnhancer
 from video_enhancer.media.encode import EncoderSettings
@@ -149,3 +150,28 @@ def test_interlaced_and_decoder_timed_clips_resume_after_a_stop(
     assert result.resumed_segments == 1
     verify_output(info, output, result.sizes.output)
     assert read_output(output).frames == info.video.frame_count
+
+
+def _x264(tmp_path: Path, name: str, source: str, interlaced_coding: bool, seconds: float = 0.4) -> Path:
+    path = tmp_path / f"{name}.mp4"
+    coding = ["-flags", "+ilme+ildct", "-x264-params", "tff=1", "-crf", "10"] if interlaced_coding else []
+    run_ffmpeg(
+        ["-t", str(seconds), "-f", "lavfi", "-i", source,
+         "-c:v", "libx264", "-preset", "ultrafast", *coding, str(path)]
+    )  # fmt: skip
+    return path
+
+
+def test_interlaced_pictures_in_a_stream_flagged_progressive_are_deinterlaced(tmp_path: Path) -> None:
+    woven = "testsrc2=s=720x480:r=60,tinterlace=mode=interleave_top,setfield=prog"
+    video = probe(_x264(tmp_path, "mislabelled", woven, interlaced_coding=False)).video
+    assert (video.interlace, video.frame_count) == ("tff", 24)
+
+
+def test_progressive_pictures_in_a_stream_flagged_interlaced_are_left_alone(tmp_path: Path) -> None:
+    # Flagged interlaced (as progressive-segmented-frame cameras write), but idet sees no combing.
+    path = _x264(tmp_path, "psf", "testsrc=s=720x480:r=30", interlaced_coding=True, seconds=1)
+    with av.open(str(path)) as container:
+        assert all(frame.interlaced_frame for frame in container.decode(video=0))
+    video = probe(path).video
+    assert (video.interlace, video.frame_count) == (None, 30)

@@ -237,7 +237,7 @@ def probe(path: str | os.PathLike[str], options: ProbeOptions | None = None) -> 
             len(audio_streams),
         )
     with _open(path) as container:
-        decoded = _decode_all(container, stream_index, scan)
+        decoded = _decode_all(container, stream_index, scan, detect_interlace=options.deinterlace is not None)
     video = _video_track(decoded, decoder_name, options.deinterlace)
     _check_frame_limits(video, options.limits, _measured(video, facts.audio))
     return MediaInfo(
@@ -453,7 +453,9 @@ def usual_interval(time_base: Fraction, packet_times: list[int], declared_rate: 
     return max(1, round(Fraction(1, 25) / time_base))
 
 
-def _decode_all(container: av.container.InputContainer, index: int, scan: _PacketScan) -> _Decoded:
+def _decode_all(
+    container: av.container.InputContainer, index: int, scan: _PacketScan, *, detect_interlace: bool
+) -> _Decoded:
     stream = cast(av.VideoStream, stream_at(container, index))
     stream.thread_type = "AUTO"
     clock = FrameClock(usual_interval(scan.time_base, scan.span, scan.declared_rate))
@@ -467,7 +469,8 @@ def _decode_all(container: av.container.InputContainer, index: int, scan: _Packe
             first = first or frame
             pts.append(clock(frame.pts))
             last_duration = int(frame.duration or 0)
-            sampler.add(frame)
+            if detect_interlace:
+                sampler.add(frame)
     except av.error.DecoderNotFoundError as exc:  # type: ignore[attr-defined]
         raise UnsupportedCodec("The video codec is not supported.", detail=str(exc)) from exc
     except (av.FFmpegError, ValueError) as exc:

@@ -371,6 +371,8 @@ class JobRunner:
             "segments": result.segments,
             "resumedSegments": result.resumed_segments,
         }
+        if info.video.deinterlace is not None:
+            summary["deinterlaced"] = info.video.deinterlace  # "field": one output frame per field
         if classical:
             summary["note"] = "Enhanced with the classical Lanczos fallback; no AI model was configured."
         return summary
