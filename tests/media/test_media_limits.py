@@ -9,7 +9,8 @@ import pytest
 from media.clips import run_ffmpeg
 from media.limit_clips import fast_clip, one_frame_lasting, one_frame_with_long_audio
 from video_enhancer.media.errors import FrameRateTooHigh, FrameTooLarge, TooManyFrames
-from video_enhancer.media.probe import MediaLimits, ProbeOptions, probe
+from video_enhancer.media.limits import MediaLimits
+from video_enhancer.media.probe import ProbeOptions, probe
 
 
 @pytest.mark.parametrize("frame_seconds", [0.04, 600])

@@ -34,14 +34,7 @@ import av
 import av.container
 import av.stream
 
-from video_enhancer.media.errors import (
-    FrameRateTooHigh,
-    FrameTooLarge,
-    InvalidVideo,
-    NotAVideo,
-    TooManyFrames,
-    UnsupportedCodec,
-)
+from video_enhancer.media.errors import InvalidVideo, NotAVideo, UnsupportedCodec
 from video_enhancer.media.interlace import (
     DeinterlaceRate,
     FieldOrder,
@@ -49,6 +42,8 @@ from video_enhancer.media.interlace import (
     field_timeline,
     stream_field_order,
 )
+from video_enhancer.media.limits import MediaLimits, PacketCounts, check_frames, check_packets, check_pixels
+from video_enhancer.media.timestamps import FrameClock, median_interval, usual_interval
 
 HdrKind = Literal["pq", "hlg"]
 
@@ -88,18 +83,6 @@ STILL_IMAGE_FORMATS = ("image2", "_pipe")
 # this share missing means the file was cut short.
 MISSING_FRAMES_TOLERATED = 0.01
 SINGLE_FRAME_SLACK_S = Fraction(1, 10)
-
-
-@dataclass(frozen=True)
-class MediaLimits:
-    """Work one video may ask for; above any of them the probe refuses it before decoding."""
-
-    max_pixels: int = 4096 * 2304
-    """Coded width x height of the input."""
-    max_frame_rate: float = 120.0
-    """Frames per second of the input, average and usual (median interval)."""
-    max_frames_per_minute: int = 7200
-    """Frames to enhance (fields for interlaced video at field rate) per charged minute."""
 
 
 @dataclass(frozen=True)
@@ -224,11 +207,13 @@ def probe(path: str | os.PathLike[str], options: ProbeOptions | None = None) -> 
         stream = _video_stream(container)
         stream_index = stream.index
         decoder_name = _check_decoder(stream)
-        _check_pixels(stream, options.limits)
+        check_pixels(
+            int(stream.codec_context.width or 0), int(stream.codec_context.height or 0), options.limits
+        )
         audio_streams = list(container.streams.audio)
         chosen = _default_audio(audio_streams)
         scan = _scan_packets(container, stream, chosen)
-        _check_packet_limits(scan, options.limits)
+        check_packets(scan.counts(), options.limits)
         facts = _ContainerFacts(
             container.format.name,
             container.duration / 1_000_000 if container.duration else None,
@@ -239,7 +224,7 @@ def probe(path: str | os.PathLike[str], options: ProbeOptions | None = None) -> 
     with _open(path) as container:
         decoded = _decode_all(container, stream_index, scan, detect_interlace=options.deinterlace is not None)
     video = _video_track(decoded, decoder_name, options.deinterlace)
-    _check_frame_limits(video, options.limits, _measured(video, facts.audio))
+    check_frames(video.frame_count, _measured(video, facts.audio), options.limits)
     return MediaInfo(
         path=path,
         container=facts.format,
@@ -315,15 +300,6 @@ def _check_decoder(stream: av.VideoStream) -> str:
     return str(context.name)
 
 
-def _check_pixels(stream: av.VideoStream, limits: MediaLimits | None) -> None:
-    pixels = int(stream.codec_context.width or 0) * int(stream.codec_context.height or 0)
-    if limits is not None and pixels > limits.max_pixels:
-        raise FrameTooLarge(
-            detail=f"{stream.codec_context.width}x{stream.codec_context.height}: "
-            f"{pixels} pixels per frame, at most {limits.max_pixels}"
-        )
-
-
 @dataclass(frozen=True)
 class _PacketScan:
     time_base: Fraction
@@ -333,6 +309,10 @@ class _PacketScan:
     """Their timestamps (pts, else dts), sorted."""
     declared_rate: Fraction
     audio_span: tuple[float, float] | None
+
+    def counts(self) -> PacketCounts:
+        audio_s = self.audio_span[1] - self.audio_span[0] if self.audio_span else 0.0
+        return PacketCounts(self.time_base, self.packets, self.span, self.declared_rate, audio_s)
 
 
 def _scan_packets(
@@ -379,35 +359,6 @@ def _refuse_truncated(present: int, promised: int) -> None:
         raise InvalidVideo("The video is truncated.", detail=f"{present} of {promised} frames present")
 
 
-def _check_packet_limits(scan: _PacketScan, limits: MediaLimits | None) -> None:
-    """Refuse on the packets alone, before any decoding: too fast, or too many frames."""
-    if limits is None:
-        return
-    span = (scan.span[-1] - scan.span[0]) * scan.time_base if len(scan.span) > 1 else Fraction(0)
-    usual = _median_interval(scan.span) * scan.time_base
-    rates = [
-        Fraction(len(scan.span) - 1) / span if span > 0 else Fraction(0),
-        1 / usual if usual > 0 else scan.declared_rate,
-    ]
-    if span <= 0 and scan.declared_rate > 0:  # no timestamps: the stream's own rate says how long
-        span = scan.packets / scan.declared_rate
-    if max(rates) > Fraction(limits.max_frame_rate):
-        raise FrameRateTooHigh(
-            detail=f"{float(max(rates)):.1f} frames per second, at most {limits.max_frame_rate:g}"
-        )
-    minutes = _charged_minutes(float(span), scan.audio_span)
-    if scan.packets > limits.max_frames_per_minute * minutes:
-        raise TooManyFrames(
-            detail=f"{scan.packets} frames over {minutes} charged minute(s), "
-            f"at most {limits.max_frames_per_minute} per minute"
-        )
-
-
-def _charged_minutes(video_s: float, audio_span: tuple[float, float] | None) -> int:
-    seconds = max(video_s, audio_span[1] - audio_span[0] if audio_span else 0.0)
-    return max(1, math.ceil(seconds / 60))
-
-
 @dataclass
 class _Decoded:
     """What decoding every frame found (timestamps in the source time base)."""
@@ -421,36 +372,6 @@ class _Decoded:
     synthetic: int
     sample_aspect_ratio: Fraction
     interlace: FieldOrder | None
-
-
-class FrameClock:
-    """Gives every decoded frame its timestamp, the same way in the probe and in the decoder.
-
-    A frame without a timestamp, or with one not after the previous frame's (timestamps that
-    only the decoder could have known), gets the previous one plus the usual interval.
-    """
-
-    def __init__(self, interval: int) -> None:
-        self.interval = max(1, interval)
-        self.last: int | None = None
-        self.synthetic = 0
-
-    def __call__(self, pts: int | None) -> int:
-        if pts is None or (self.last is not None and pts <= self.last):
-            pts = 0 if self.last is None else self.last + self.interval
-            self.synthetic += 1
-        self.last = pts
-        return pts
-
-
-def usual_interval(time_base: Fraction, packet_times: list[int], declared_rate: Fraction) -> int:
-    """The usual frame interval in ``time_base``: the median packet interval, else the declared rate."""
-    median = _median_interval(packet_times)
-    if median > 0:
-        return median
-    if declared_rate > 0:
-        return max(1, round(1 / (declared_rate * time_base)))
-    return max(1, round(Fraction(1, 25) / time_base))
 
 
 def _decode_all(
@@ -495,18 +416,13 @@ def _end_of_last_frame(decoded: _Decoded) -> int:
     """The last frame lasts its own duration, but at most the usual interval (one nominal frame);
     a lone frame at most 0.1 s."""
     pts = decoded.pts
-    cap = _median_interval(pts) if len(pts) > 1 else round(SINGLE_FRAME_SLACK_S / decoded.time_base)
+    cap = median_interval(pts) if len(pts) > 1 else round(SINGLE_FRAME_SLACK_S / decoded.time_base)
     own = decoded.last_duration if decoded.last_duration > 0 else cap
     return pts[-1] + max(1, min(own, cap))
 
 
-def _median_interval(pts: list[int] | tuple[int, ...]) -> int:
-    intervals = sorted(b - a for a, b in itertools.pairwise(pts))
-    return intervals[len(intervals) // 2] if intervals else 0
-
-
 def _is_variable(pts: list[int]) -> bool:
-    median = _median_interval(pts)
+    median = median_interval(pts)
     if median <= 0:
         return False
     limit = max(1.0, median * VFR_TOLERANCE)
@@ -564,16 +480,6 @@ def _measured(video: VideoTrack, audio: tuple[AudioTrack, ...]) -> float:
     start = float(video.first_pts * video.time_base)
     ends = [float(video.end_pts * video.time_base), *(track.end_s for track in audio)]
     return max(ends) - start
-
-
-def _check_frame_limits(video: VideoTrack, limits: MediaLimits | None, measured_s: float) -> None:
-    """Frames to enhance per charged minute, once deinterlacing is known (fields count)."""
-    minutes = max(1, math.ceil(measured_s / 60))
-    if limits is not None and video.frame_count > limits.max_frames_per_minute * minutes:
-        raise TooManyFrames(
-            detail=f"{video.frame_count} frames over {minutes} charged minute(s), "
-            f"at most {limits.max_frames_per_minute} per minute"
-        )
 
 
 def _normalise_rotation(degrees: float) -> int:

@@ -41,8 +41,9 @@ from video_enhancer.errors import AppError, StorageUnavailable
 from video_enhancer.logging import job_id_var, request_id_var, user_id_var
 from video_enhancer.media.encode import EncoderSettings
 from video_enhancer.media.errors import MediaError, PipelineStopped
+from video_enhancer.media.limits import MediaLimits
 from video_enhancer.media.pipeline import PipelineConfig, PipelineResult, run_pipeline
-from video_enhancer.media.probe import MediaInfo, MediaLimits, ProbeOptions, probe
+from video_enhancer.media.probe import MediaInfo, ProbeOptions, probe
 from video_enhancer.media.verify import verify_output
 from video_enhancer.models import Job, JobStage, JobStatus, User, Video
 from video_enhancer.observability.metrics import (
