@@ -144,6 +144,16 @@ def _leading_edit(path: Path) -> list[list[str]]:
     ]
 
 
+def _trimmed_by_edit_list(path: Path) -> list[list[str]]:
+    # One key frame only: a copy cut at 1.5 s keeps every packet and hides the first 15 behind
+    # the edit list, as a phone's gallery "trim" does.
+    untrimmed = path.with_name("untrimmed.mp4")
+    return [
+        [*_pattern("96x64", "10", 3), *X264, "-g", "30", str(untrimmed)],
+        ["-ss", "1.5", "-i", str(untrimmed), "-c", "copy", str(path)],
+    ]
+
+
 def _cover_art(path: Path) -> list[list[str]]:
     cover = path.with_name("cover.png")
     return [
@@ -249,6 +259,13 @@ CORPUS: tuple[CorpusClip, ...] = (
         Expect(duration_s=1.9, aspect=Fraction(3, 2), fps=Fraction(10)),
         patch=_elst_shorten,
         notes="last sample outside the edit list (discard flag), as phones write",
+    ),
+    CorpusClip(
+        "trimmed-by-edit-list",
+        ".mp4",
+        _trimmed_by_edit_list,
+        Expect(duration_s=1.5, aspect=Fraction(3, 2), fps=Fraction(10)),
+        notes="half the frames hidden by the edit list (a trim without re-encoding)",
     ),
     CorpusClip(
         "avi-mpeg4",

@@ -315,39 +315,52 @@ class _PacketScan:
         return PacketCounts(self.time_base, self.packets, self.span, self.declared_rate, audio_s)
 
 
+class _PacketTally:
+    """Counts while demuxing: video packets shown and hidden (discard), audio's start and end."""
+
+    def __init__(self) -> None:
+        self.times: array[int] = array("q")
+        self.shown = 0
+        self.hidden = 0  # outside the edit list: in the index, never shown
+        self.audio_start, self.audio_end = math.inf, -math.inf
+
+    def video(self, packet: av.Packet) -> None:
+        if packet.is_discard:
+            self.hidden += 1
+            return
+        self.shown += 1  # a raw elementary stream has no timestamps at all: the decoder gives them
+        stamp = packet.pts if packet.pts is not None else packet.dts
+        if stamp is not None:
+            self.times.append(stamp)
+
+    def audio(self, packet: av.Packet) -> None:
+        if packet.is_discard or packet.pts is None or packet.time_base is None:
+            return
+        start = float(packet.pts * packet.time_base)
+        self.audio_start = min(self.audio_start, start)
+        self.audio_end = max(self.audio_end, start + float((packet.duration or 0) * packet.time_base))
+
+
 def _scan_packets(
     container: av.container.InputContainer, stream: av.VideoStream, audio: av.AudioStream | None
 ) -> _PacketScan:
     """One pass over the video (and chosen audio) packets; nothing is decoded."""
-    times: array[int] = array("q")
-    count = 0
-    audio_start, audio_end = math.inf, -math.inf
-    streams = [stream] if audio is None else [stream, audio]
+    tally = _PacketTally()
     try:
-        for packet in container.demux(streams):
-            if packet.size == 0 or packet.is_discard:
-                continue
-            if packet.stream_index == stream.index:
-                count += 1  # a raw elementary stream has no timestamps at all: the decoder gives them
-                stamp = packet.pts if packet.pts is not None else packet.dts
-                if stamp is not None:
-                    times.append(stamp)
-                continue
-            if packet.pts is not None and packet.time_base is not None:
-                start = float(packet.pts * packet.time_base)
-                audio_start = min(audio_start, start)
-                audio_end = max(audio_end, start + float((packet.duration or 0) * packet.time_base))
+        for packet in container.demux([stream] if audio is None else [stream, audio]):
+            if packet.size:
+                (tally.video if packet.stream_index == stream.index else tally.audio)(packet)
     except (av.FFmpegError, ValueError) as exc:
         raise InvalidVideo("The video is truncated or damaged.", detail=str(exc)) from exc
-    if not count:
+    if not tally.shown:
         raise InvalidVideo("The video track has no frames.")
-    _refuse_truncated(count, stream.frames)
+    _refuse_truncated(tally.shown + tally.hidden, stream.frames)
     rate = stream.average_rate or stream.guessed_rate or Fraction(0)
-    audio_span = (audio_start, audio_end) if audio_end > -math.inf else None
+    audio_span = (tally.audio_start, tally.audio_end) if tally.audio_end > -math.inf else None
     return _PacketScan(
         Fraction(stream.time_base or Fraction(1, 90000)),
-        len(times),
-        sorted(times),
+        tally.shown,
+        sorted(tally.times),
         Fraction(rate),
         audio_span,
     )
