@@ -32,6 +32,9 @@ DECISIVE_FRAMES = 8
 DECISIVE_SHARE = 2 / 3
 # Inter-field over intra-field line difference above which a picture looks combed.
 COMB_RATIO = 1.0
+COMB_EVERY = 4
+"""The comb measure looks at every 4th sampled frame, in a window of at most COMB_WINDOW lines."""
+COMB_WINDOW = 256
 
 
 @dataclass
@@ -51,15 +54,16 @@ class InterlaceSampler:
     def add(self, frame: av.VideoFrame) -> None:
         self.frames += 1
         self.flagged += bool(frame.interlaced_frame)
-        if len(self.combs) < SAMPLE_FRAMES:
-            self.combs.append(comb_ratio(frame))
+        if self.frames <= SAMPLE_FRAMES:
             self._run_idet(frame)
+            if self.frames % COMB_EVERY == 1:
+                self.combs.append(comb_ratio(frame))
 
     def verdict(self) -> FieldOrder | None:
         """The field order to deinterlace with, or None for progressive video."""
         tff, bff, progressive = (self._idet.get(k, 0.0) for k in ("tff", "bff", "progressive"))
         determined = tff + bff + progressive
-        decisive = determined >= min(DECISIVE_FRAMES, len(self.combs))
+        decisive = determined >= min(DECISIVE_FRAMES, self.frames)
         idet_interlaced = decisive and tff + bff >= DECISIVE_SHARE * determined
         idet_progressive = decisive and progressive >= DECISIVE_SHARE * determined
         flagged = self.frames > 0 and self.flagged * 2 > self.frames
@@ -89,12 +93,24 @@ class InterlaceSampler:
 
 def comb_ratio(frame: av.VideoFrame) -> float:
     """Mean |2 y[i] - y[i-1] - y[i+1]| over mean |2 y[i] - y[i-2] - y[i+2]| of the luma plane."""
-    luma = frame.to_ndarray(format="gray").astype(np.float32)
+    luma = _luma_window(frame).astype(np.float32)
     if luma.shape[0] < 6:
         return 0.0
     inter = float(np.abs(2 * luma[2:-2] - luma[1:-3] - luma[3:-1]).mean())
     intra = float(np.abs(2 * luma[2:-2] - luma[:-4] - luma[4:]).mean())
     return inter / (intra + 1e-3)
+
+
+def _luma_window(frame: av.VideoFrame) -> np.ndarray:
+    """Up to COMB_WINDOW consecutive lines from the middle of the luma plane (8-bit YUV is read
+    in place; other formats are converted)."""
+    top = max(0, (frame.height - COMB_WINDOW) // 2)
+    name = frame.format.name
+    if name.startswith(("yuv", "yuvj")) and not name.endswith(("le", "be")):
+        plane = frame.planes[0]
+        rows = np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(-1, plane.line_size)
+        return rows[top : top + COMB_WINDOW, : frame.width]
+    return frame.to_ndarray(format="gray")[top : top + COMB_WINDOW]
 
 
 def stream_field_order(stream: av.VideoStream) -> FieldOrder | None:
