@@ -205,6 +205,25 @@ class Settings(BaseSettings):
     mail_poll_seconds: float = Field(5.0, gt=0, description="How often the mail sender looks for new mail.")
     mail_max_attempts: int = Field(8, ge=1, description="Delivery attempts before a mail is given up.")
 
+    deinterlace_rate: Literal["field", "frame"] = Field(
+        "field",
+        description="Interlaced input becomes one frame per field (`field`: 50/60 p from 50/60 i) "
+        "or one per frame (`frame`: 25/30 p).",
+    )
+
+    # Media limits (work per charged minute; refused before decoding)
+    media_max_pixels: int = Field(
+        4096 * 2304, gt=0, description="Largest input picture, coded width x height (4K and DCI 4K fit)."
+    )
+    media_max_frame_rate: float = Field(
+        120.0, gt=0, description="Highest input frame rate (frames per second)."
+    )
+    media_max_frames_per_minute: int = Field(
+        7200,
+        gt=0,
+        description="Most frames to enhance per charged minute (fields when deinterlacing at field rate).",
+    )
+
     @field_validator("admin_emails", mode="before")
     @classmethod
     def _split_emails(cls, value: object) -> object:

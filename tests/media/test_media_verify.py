@@ -41,8 +41,12 @@ def test_audio_where_the_input_had_none_fails(enhanced: tuple[MediaInfo, Path]) 
 
 def test_missing_frames_fail(enhanced: tuple[MediaInfo, Path]) -> None:
     source, output = enhanced
+    video = source.video
+    half_second = round(0.5 / video.time_base)
     longer = dataclasses.replace(
-        source, duration_s=2.5, video=dataclasses.replace(source.video, frame_count=25)
+        source,
+        duration_s=2.5,
+        video=dataclasses.replace(video, frame_count=25, end_pts=video.end_pts + half_second),
     )
     with pytest.raises(OutputVerificationFailed, match="frames") as caught:
         verify_output(longer, output, (192, 128))

@@ -52,6 +52,12 @@ def add_enhance_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--segment-seconds", type=float, default=defaults.segment_seconds, help="unit of resume (%(default)g)"
     )
+    parser.add_argument(
+        "--deinterlace",
+        choices=["field", "frame"],
+        default="field",
+        help="interlaced input: one frame per field (default, 50/60p) or per frame",
+    )
     parser.add_argument("--checkpoint-dir", help="keep finished segments here; a rerun resumes from them")
     model = parser.add_argument_group("stream-diffvsr (defaults: the VE_MODEL_* settings)")
     model.add_argument("--weights", help="checkpoint folder or hub id (VE_MODEL_PATH / VE_MODEL_ID)")
@@ -104,6 +110,7 @@ def enhance_command(args: argparse.Namespace) -> int:
                 preset=args.preset,
                 encoder=args.encoder,
                 segment_seconds=args.segment_seconds,
+                deinterlace=args.deinterlace,
                 checkpoint_dir=args.checkpoint_dir,
                 enhancer_options=model_options(args),
                 progress=bar.update,

@@ -19,7 +19,8 @@ from av.video.reformatter import ColorRange, Colorspace, Interpolation, VideoRef
 
 from video_enhancer.enhancers.base import Frame, Size
 from video_enhancer.media.errors import DecodeFailed
-from video_enhancer.media.probe import MediaInfo, VideoTrack, stream_at
+from video_enhancer.media.interlace import Deinterlacer
+from video_enhancer.media.probe import FrameClock, MediaInfo, VideoTrack, stream_at
 from video_enhancer.media.tonemap import hdr_to_sdr
 
 _MATRICES = {
@@ -93,27 +94,52 @@ class FrameConverter:
 
 
 def iter_frames(info: MediaInfo, size: Size, start_pts: int | None = None) -> Iterator[DecodedFrame]:
-    """Yield every frame from ``start_pts`` (inclusive) to the end, in presentation order."""
+    """Yield every frame of the timeline from ``start_pts`` (inclusive) to the end, in
+    presentation order: timestamps as the probe gave them, deinterlaced as it decided."""
     convert = FrameConverter(info.video, size)
     try:
         with av.open(str(info.path)) as container:
-            yield from _decode(container, info.video, convert, start_pts)
+            for pts, frame in timeline_frames(container, info.video, start_pts):
+                yield DecodedFrame(convert(frame), pts, info.video.time_base)
     except (av.FFmpegError, ValueError) as exc:
         raise DecodeFailed(detail=str(exc)) from exc
 
 
-def _decode(
-    container: av.container.InputContainer, video: VideoTrack, convert: FrameConverter, start_pts: int | None
-) -> Iterator[DecodedFrame]:
+def timeline_frames(
+    container: av.container.InputContainer, video: VideoTrack, start_pts: int | None = None
+) -> Iterator[tuple[int, av.VideoFrame]]:
+    """Decoded (and deinterlaced) frames with their timeline pts, from ``start_pts`` on."""
     stream = cast(av.VideoStream, stream_at(container, video.index))
     stream.thread_type = "AUTO"
-    if start_pts is not None and start_pts > video.first_pts:
+    if start_pts is not None and start_pts > video.first_pts and video.seekable:
         # Seek to the key frame at or before the start, then drop what precedes it.
-        container.seek(start_pts, stream=stream, backward=True)
-    for frame in container.decode(stream):
-        assert isinstance(frame, av.VideoFrame)  # decode(stream) yields that stream's frames
-        if frame.pts is None:
-            raise DecodeFailed("A decoded frame has no timestamp.")
-        if start_pts is not None and frame.pts < start_pts:
-            continue
-        yield DecodedFrame(convert(frame), frame.pts, video.time_base)
+        container.seek(_source_pts(video, start_pts), stream=stream, backward=True)
+    for pts, frame in _timeline(container.decode(stream), video):
+        if start_pts is None or pts >= start_pts:
+            yield pts, frame
+
+
+def _source_pts(video: VideoTrack, pts: int) -> int:
+    return pts // 2 if video.deinterlace else pts
+
+
+def _timeline(frames: Iterator[av.VideoFrame], video: VideoTrack) -> Iterator[tuple[int, av.VideoFrame]]:
+    clock = FrameClock(video.frame_interval)
+    if video.deinterlace is None or video.interlace is None:
+        for frame in frames:
+            yield clock(frame.pts), frame
+        return
+    deinterlacer = Deinterlacer(video.source_time_base, video.interlace, video.deinterlace)
+    for frame in frames:
+        frame.pts = clock(frame.pts)
+        for out in deinterlacer.push(frame):
+            yield _timeline_pts(out, video), out
+    for out in deinterlacer.flush():
+        yield _timeline_pts(out, video), out
+
+
+def _timeline_pts(frame: av.VideoFrame, video: VideoTrack) -> int:
+    if frame.pts is None:
+        raise DecodeFailed("The deinterlacer returned a frame without a timestamp.")
+    ticks = Fraction(frame.pts) * Fraction(frame.time_base or video.time_base) / video.time_base
+    return int(ticks)

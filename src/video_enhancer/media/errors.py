@@ -5,6 +5,11 @@ Hierarchy (codes are stable; the worker stores them on the job, the CLI prints t
     ServiceError
     └── MediaError                  MEDIA_ERROR
         ├── InvalidVideo            INVALID_VIDEO      not a video, truncated, empty, no video stream
+        │   └── NotAVideo           NOT_A_VIDEO        a still image under a video's name
+        ├── MediaLimitExceeded      MEDIA_LIMIT_EXCEEDED  more work per charged minute than allowed
+        │   ├── FrameTooLarge       FRAME_TOO_LARGE    more input pixels per frame than allowed
+        │   ├── FrameRateTooHigh    FRAME_RATE_TOO_HIGH  a frame rate above the limit
+        │   └── TooManyFrames       TOO_MANY_FRAMES    more frames per charged minute than allowed
         ├── UnsupportedCodec        UNSUPPORTED_CODEC  a video stream this build cannot decode
         ├── DecodeFailed            DECODE_FAILED      decoding broke down mid-way
         ├── EncodeFailed            ENCODE_FAILED      the encoder or muxer failed
@@ -67,3 +72,32 @@ class PipelineStopped(MediaError):
 
     default_code = "PIPELINE_STOPPED"
     default_message = "Processing was stopped before the end; it can resume."
+
+
+class NotAVideo(InvalidVideo):
+    """A still picture (PNG, JPEG...) under a video's name."""
+
+    default_code = "NOT_A_VIDEO"
+    default_message = "The file is a still image, not a video."
+
+
+class MediaLimitExceeded(MediaError):
+    """The video asks for more work per charged minute than the service allows (see MediaLimits)."""
+
+    default_code = "MEDIA_LIMIT_EXCEEDED"
+    default_message = "The video exceeds the service's processing limits."
+
+
+class FrameTooLarge(MediaLimitExceeded):
+    default_code = "FRAME_TOO_LARGE"
+    default_message = "The video's picture is larger than the service accepts."
+
+
+class FrameRateTooHigh(MediaLimitExceeded):
+    default_code = "FRAME_RATE_TOO_HIGH"
+    default_message = "The video's frame rate is higher than the service accepts."
+
+
+class TooManyFrames(MediaLimitExceeded):
+    default_code = "TOO_MANY_FRAMES"
+    default_message = "The video has more frames per minute than the service accepts."

@@ -1,8 +1,9 @@
 """Join encoded pieces into the final MP4 without re-encoding, and add the source audio once.
 
 Video packets are copied from the pieces with their timestamps moved back to the source
-timeline (each piece starts at 0). Audio is taken from the source over the whole video in
-one pass, so segment joins cannot create audio gaps. Video and audio packets are written in
+timeline (each piece starts at 0). The source's default audio track is taken over the whole
+video in one pass, so segment joins cannot create audio gaps; it is copied or fitted to the
+video and encoded to AAC (``audio.py``). Video and audio packets are written in
 time order (a merge of two sorted streams) so the file is interleaved and the muxer never
 buffers a whole track.
 """
@@ -21,12 +22,15 @@ from typing import cast
 import av
 import av.container
 
+from video_enhancer.media.audio import (
+    AAC_BITRATE_PER_CHANNEL,
+    AudioFitter,
+    can_copy,
+    fitted_audio,
+    output_format,
+)
 from video_enhancer.media.errors import EncodeFailed
-from video_enhancer.media.probe import MediaInfo, stream_at
-
-# Audio codecs the MP4 muxer accepts as they are; anything else is re-encoded to AAC.
-MP4_AUDIO_COPY = frozenset({"aac", "mp3", "ac3", "eac3", "opus", "alac", "flac"})
-AAC_BITRATE_PER_CHANNEL = 96_000
+from video_enhancer.media.probe import AudioTrack, MediaInfo, stream_at
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,7 @@ def _write(
         # Each audio track demuxes on its own file handle: the merge advances them independently.
         source = stack.enter_context(av.open(str(info.path)))
         audio_in = cast(av.AudioStream, stream_at(source, track.index))
-        streams.append(_audio_packets(out, source, audio_in, origin, order))
+        streams.append(_audio_packets(out, source, audio_in, info, track, order))
     for _, _, packet in heapq.merge(*streams, key=lambda item: (item[0], item[1])):
         out.mux(packet)
 
@@ -164,16 +168,29 @@ def _audio_packets(
     out: av.container.OutputContainer,
     source: av.container.InputContainer,
     audio_in: av.AudioStream,
-    origin: Fraction,
+    info: MediaInfo,
+    track: AudioTrack,
     order: int,
 ) -> Iterator[TimedPacket]:
     """Create the output track now (before the header is written) and return its packets."""
-    if audio_in.codec_context.name in MP4_AUDIO_COPY:
+    video = info.video
+    origin = video.first_pts * video.time_base
+    end = video.end_pts * video.time_base
+    if can_copy(track, float(origin), float(end)):
         return _copied_audio(out.add_stream_from_template(audio_in), source, audio_in, origin, order)
-    layout = audio_in.codec_context.layout
-    out_stream = out.add_stream("aac", rate=audio_in.codec_context.sample_rate or 48000, layout=layout.name)
-    out_stream.bit_rate = AAC_BITRATE_PER_CHANNEL * layout.nb_channels
-    return _transcoded_audio(out_stream, source, audio_in, origin, order)
+    rate, layout = output_format(track)
+    out_stream = out.add_stream("aac", rate=rate, layout=layout)
+    out_stream.bit_rate = AAC_BITRATE_PER_CHANNEL * av.AudioLayout(layout).nb_channels
+    fitter = AudioFitter(rate, layout, origin, end - origin)
+    return _encoded(out_stream, fitted_audio(source, audio_in, fitter), order)
+
+
+def _encoded(
+    out_stream: av.AudioStream, frames: Iterator[av.AudioFrame], order: int
+) -> Iterator[TimedPacket]:
+    for frame in frames:
+        yield from _timed(out_stream.encode(frame), order)
+    yield from _timed(out_stream.encode(None), order)
 
 
 def _copied_audio(
@@ -192,21 +209,6 @@ def _copied_audio(
             packet.pts -= shift
         packet.stream = out_stream
         yield float(packet.dts * packet.time_base), order, packet
-
-
-def _transcoded_audio(
-    out_stream: av.AudioStream,
-    container: av.container.InputContainer,
-    stream: av.AudioStream,
-    origin: Fraction,
-    order: int,
-) -> Iterator[TimedPacket]:
-    shift = int(origin / _time_base(stream))
-    for frame in container.decode(stream):
-        if frame.pts is not None:
-            frame.pts -= shift
-        yield from _timed(out_stream.encode(frame), order)
-    yield from _timed(out_stream.encode(None), order)
 
 
 def _timed(packets: list[av.Packet], order: int) -> Iterator[TimedPacket]:

@@ -11,8 +11,9 @@ from typing import Any
 from video_enhancer.enhance_options import ENHANCE_DEFAULTS
 from video_enhancer.enhancers.registry import get_enhancer
 from video_enhancer.media.encode import EncoderSettings
+from video_enhancer.media.interlace import DeinterlaceRate
 from video_enhancer.media.pipeline import PipelineConfig, PipelineResult, ProgressCallback, run_pipeline
-from video_enhancer.media.probe import MediaInfo, probe
+from video_enhancer.media.probe import MediaInfo, ProbeOptions, probe
 from video_enhancer.media.segments import LocalCheckpoint
 from video_enhancer.media.verify import VerifiedOutput, verify_output
 
@@ -35,6 +36,7 @@ def enhance_file(
     preset: str = ENHANCE_DEFAULTS.preset,
     encoder: str = ENHANCE_DEFAULTS.encoder,
     segment_seconds: float = ENHANCE_DEFAULTS.segment_seconds,
+    deinterlace: DeinterlaceRate = "field",
     checkpoint_dir: str | os.PathLike[str] | None = None,
     enhancer_options: dict[str, Any] | None = None,
     progress: ProgressCallback | None = None,
@@ -45,7 +47,7 @@ def enhance_file(
     ``should_stop`` is asked between segments; when it answers True the run ends with
     ``PipelineStopped`` after saving the current segment (see ``run_pipeline``).
     """
-    source = probe(input_path)
+    source = probe(input_path, ProbeOptions(deinterlace=deinterlace))
     enhancer = get_enhancer(model, **(enhancer_options or {}))
     config = PipelineConfig(
         max_height=max_height,

@@ -55,8 +55,9 @@ from video_enhancer.jobs.lifecycle import (
 from video_enhancer.logging import job_id_var, request_id_var, user_id_var
 from video_enhancer.media.encode import EncoderSettings
 from video_enhancer.media.errors import MediaError, PipelineStopped
+from video_enhancer.media.limits import MediaLimits
 from video_enhancer.media.pipeline import PipelineConfig, PipelineResult, run_pipeline
-from video_enhancer.media.probe import MediaInfo, probe
+from video_enhancer.media.probe import MediaInfo, ProbeOptions, probe
 from video_enhancer.media.verify import verify_output
 from video_enhancer.models import Job, JobStage, JobStatus, User, Video
 from video_enhancer.observability.metrics import (
@@ -77,6 +78,7 @@ logger = logging.getLogger(__name__)
 
 DURATION_EXCEEDED = "DURATION_EXCEEDED"
 UNEXPECTED_ERROR = "INTERNAL_ERROR"
+MAX_DURATION_SLACK_S = 0.1
 
 
 class Outcome(enum.StrEnum):
@@ -262,10 +264,10 @@ class JobRunner:
         return source
 
     def _probe(self, claimed: ClaimedJob, facts: _JobFacts, source: Path) -> MediaInfo:
-        info = probe(source)
+        info = probe(source, self._probe_options())
         self._record_measurements(claimed, info)
-        # One frame of slack: a clip of exactly the maximum ends a frame interval after its last pts.
-        slack = 1 / float(info.video.frame_rate) if info.video.frame_rate else 0.0
+        # A clip of exactly the maximum may end one usual frame after it; never more than 0.1 s.
+        slack = min(info.video.usual_interval_s, MAX_DURATION_SLACK_S)
         if info.duration_s > facts.max_duration_seconds + slack:
             raise _Fail(
                 DURATION_EXCEEDED,
@@ -289,6 +291,14 @@ class JobRunner:
                 video.duration_seconds = info.duration_s
                 video.resolution = f"{info.video.width}x{info.video.height}"
                 video.frame_count = info.video.frame_count
+
+    def _probe_options(self) -> ProbeOptions:
+        limits = MediaLimits(
+            max_pixels=self.settings.media_max_pixels,
+            max_frame_rate=self.settings.media_max_frame_rate,
+            max_frames_per_minute=self.settings.media_max_frames_per_minute,
+        )
+        return ProbeOptions(limits=limits, deinterlace=self.settings.deinterlace_rate)
 
     def _enhance(
         self, claimed: ClaimedJob, facts: _JobFacts, info: MediaInfo, scratch: Path, progress: ProgressWriter
@@ -389,6 +399,8 @@ class JobRunner:
             "segments": result.segments,
             "resumedSegments": result.resumed_segments,
         }
+        if info.video.deinterlace is not None:
+            summary["deinterlaced"] = info.video.deinterlace  # "field": one output frame per field
         if classical:
             summary["note"] = "Enhanced with the classical Lanczos fallback; no AI model was configured."
         return summary
