@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import subprocess
 import sys
@@ -14,7 +15,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     from video_enhancer.app import create_app
 
-    uvicorn.run(create_app(), host=args.host, port=args.port, log_config=None, proxy_headers=True)
+    # Forwarded headers are read by the app itself, from `VE_TRUSTED_PROXIES` only (api.client_ip).
+    uvicorn.run(create_app(), host=args.host, port=args.port, log_config=None, proxy_headers=False)
     return 0
 
 
@@ -28,12 +30,20 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def worker_environment(host: str) -> dict[str, str]:
+    """The embedded worker's environment: its metrics listen where the API does (`--host`),
+    unless `VE_WORKER_METRICS_HOST` says otherwise."""
+    environment = dict(os.environ)
+    environment.setdefault("VE_WORKER_METRICS_HOST", host)
+    return environment
+
+
 def _run(args: argparse.Namespace) -> int:
     """API and one worker together: the embedded default, no other set-up."""
     # uvicorn re-raises the signal that stopped it once it has shut down; with the default
     # SIGTERM action that would end this process before the worker is stopped below.
     signal.signal(signal.SIGTERM, _exit_on_signal)
-    worker = subprocess.Popen([sys.executable, "-m", "video_enhancer.cli", "worker"])
+    worker = subprocess.Popen([sys.executable, "-m", "video_enhancer.cli", "worker"], env=worker_environment(args.host))
     try:
         return _serve(args)
     finally:
@@ -60,6 +70,18 @@ def _set_plan(args: argparse.Namespace) -> int:
     from video_enhancer.users.admin import set_plan_command
 
     return set_plan_command(args.email, args.plan)
+
+
+def _grant_admin(args: argparse.Namespace) -> int:
+    from video_enhancer.users.admin import set_admin_command
+
+    return set_admin_command(args.email, admin=True)
+
+
+def _revoke_admin(args: argparse.Namespace) -> int:
+    from video_enhancer.users.admin import set_admin_command
+
+    return set_admin_command(args.email, admin=False)
 
 
 def _stats(args: argparse.Namespace) -> int:
@@ -93,6 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("email")
     p.add_argument("plan", type=str.upper, choices=["FREE", "CREATOR", "PRO"])
     p.set_defaults(func=_set_plan)
+    for name, func, help_text in (
+        ("grant-admin", _grant_admin, "give an account admin rights"),
+        ("revoke-admin", _revoke_admin, "take admin rights away"),
+    ):
+        p = users.add_parser(name, help=help_text)
+        p.add_argument("email")
+        p.set_defaults(func=func)
 
     p = sub.add_parser("stats", help="jobs per status, processing time, error rate, queue depth")
     p.add_argument("--json", action="store_true")

@@ -26,7 +26,7 @@ class Settings(BaseSettings):
 
     # General
     env: Environment = Field(
-        "development", description="development, test or production (production refuses the default secrets)"
+        "development", description="development, test or production (production requires its secrets)"
     )
     log_level: str = Field("INFO", description="Log level of the JSON logs.")
     public_base_url: str = Field(

@@ -33,12 +33,13 @@ from video_enhancer.users.repository import add_user, get_user_by_email, normali
 logger = logging.getLogger(__name__)
 
 # Failures whose database writes outlive the failed request (see the module docstring).
-FAILURES_TO_KEEP: tuple[type[AppError], ...] = (InvalidCredentials, InvalidToken)
-
-
 class EmailTaken(Conflict):
     default_code = "EMAIL_TAKEN"
     default_message = "An account with this email already exists."
+
+
+# A registration refused as taken still counts against its IP's registration limit.
+FAILURES_TO_KEEP: tuple[type[AppError], ...] = (InvalidCredentials, InvalidToken, EmailTaken)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +49,19 @@ class IssuedTokens:
     refresh_token: str
 
 
-def register_user(session: Session, email: str, password: str, settings: Settings) -> User:
+def register_user(
+    session: Session, email: str, password: str, client_ip: str | None, settings: Settings
+) -> User:
+    limit = rate_limit.RegistrationRateLimit.from_settings(settings)
+    rate_limit.record_registration_attempt(session, client_ip, limit, utcnow())
     normalized = normalize_email(email)
     if get_user_by_email(session, normalized) is not None:
         raise EmailTaken()
     user = User(email=normalized, password_hash=hash_password(password, settings.bcrypt_rounds))
     try:
-        add_user(session, user)
+        # A savepoint: losing the race undoes the insert only, and the attempt above still counts.
+        with session.begin_nested():
+            add_user(session, user)
     except IntegrityError as exc:  # a concurrent registration of the same email won the race
         raise EmailTaken() from exc
     logger.info("user registered", extra={"user_id": str(user.id)})
@@ -120,7 +127,10 @@ def prune_expired_credentials(session: Session, settings: Settings, now: datetim
     detection. Returns the number of refresh tokens deleted.
     """
     now = now or utcnow()
-    repository.prune_failures(session, now - timedelta(seconds=settings.login_rate_limit_window_seconds))
+    login_window = timedelta(seconds=settings.login_rate_limit_window_seconds)
+    repository.prune_failures(session, now - login_window, rate_limit.LOGIN_PREFIXES)
+    register_window = timedelta(seconds=settings.register_rate_limit_window_seconds)
+    repository.prune_failures(session, now - register_window, (rate_limit.REGISTER_PREFIX,))
     return repository.delete_refresh_tokens_expired_before(session, now)
 
 

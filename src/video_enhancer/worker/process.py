@@ -164,7 +164,9 @@ class WorkerProcess:
         from video_enhancer.observability.worker_http import start_worker_http_server
 
         try:
-            return start_worker_http_server(self.settings.worker_metrics_port, lambda: self.ready)
+            return start_worker_http_server(
+                self.settings.worker_metrics_port, lambda: self.ready, host=self.settings.worker_metrics_host
+            )
         except OSError as exc:
             # Typically a second worker process on the host with the same port.
             raise SystemExit(
