@@ -43,11 +43,12 @@ def client_address(peer: str, forwarded_for: Sequence[str], networks: Sequence[I
     hops = [hop.strip() for value in forwarded_for for hop in value.split(",") if hop.strip()]
     nearest = peer
     for hop in reversed(hops[-_MAX_HOPS:]):
-        if _address(hop) is None:
+        address = _address(hop)
+        if address is None:
             return nearest  # a garbled entry ends what can be believed
-        if not _is_trusted(hop, networks):
-            return hop
-        nearest = hop
+        if not any(address in network for network in networks):
+            return str(address)
+        nearest = str(address)
     return nearest
 
 
