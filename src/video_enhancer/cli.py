@@ -43,7 +43,9 @@ def _run(args: argparse.Namespace) -> int:
     # uvicorn re-raises the signal that stopped it once it has shut down; with the default
     # SIGTERM action that would end this process before the worker is stopped below.
     signal.signal(signal.SIGTERM, _exit_on_signal)
-    worker = subprocess.Popen([sys.executable, "-m", "video_enhancer.cli", "worker"], env=worker_environment(args.host))
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "video_enhancer.cli", "worker"], env=worker_environment(args.host)
+    )
     try:
         return _serve(args)
     finally:

@@ -123,6 +123,8 @@ def record_registration_attempt(
     key = f"{REGISTER_PREFIX}{client_ip[:200]}"
     wait = _seconds_until_allowed(session, key, limit.per_ip, limit.window, now)
     if wait > 0:
-        raise RateLimited(retry_after=wait, message="Too many registrations from this address; try again later.")
+        raise RateLimited(
+            retry_after=wait, message="Too many registrations from this address; try again later."
+        )
     repository.prune_failures(session, now - limit.window, (REGISTER_PREFIX,))
     repository.add_login_failure(session, [key], now)

@@ -32,6 +32,7 @@ from video_enhancer.users.repository import add_user, get_user_by_email, normali
 
 logger = logging.getLogger(__name__)
 
+
 # Failures whose database writes outlive the failed request (see the module docstring).
 class EmailTaken(Conflict):
     default_code = "EMAIL_TAKEN"

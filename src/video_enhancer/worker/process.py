@@ -5,7 +5,8 @@ per GPU), plus:
 
 * a lease heartbeat per running job (inside `JobRunner.run`);
 * a maintenance thread: stalled-job recovery (`requeue_expired_leases`), expiry of uploads
-  never finished (`videos.service.expire_stale_uploads`) and pruning of expired refresh tokens
+  never finished (`videos.service.expire_stale_uploads`), deletion of the uploads of failed and
+  canceled jobs past `VE_RAW_RETENTION_HOURS` (`videos.retention`) and pruning of expired refresh tokens
   and old login failures (`auth.service.prune_expired_credentials`);
 * the metrics/health HTTP port (`observability.worker_http`), ready once the model is loaded.
 
@@ -212,6 +213,7 @@ class WorkerProcess:
                 if recovered.requeued or recovered.failed or recovered.canceled:
                     logger.warning("recovered stalled jobs", extra={"recovered": recovered})
                 self._expire_uploads(session_factory, storage)
+                self._delete_expired_raw_uploads(session_factory, storage)
                 self._prune_credentials(session_factory)
             except Exception:
                 logger.exception("worker maintenance failed")
@@ -224,6 +226,14 @@ class WorkerProcess:
         if expired:
             record_job_finished(JobStatus.CANCELED, count=expired)
             logger.info("expired unfinished uploads", extra={"count": expired})
+
+    def _delete_expired_raw_uploads(self, session_factory: Any, storage: Storage) -> None:
+        from video_enhancer.videos.retention import delete_expired_raw_uploads
+
+        with session_scope(session_factory) as session:
+            deleted = delete_expired_raw_uploads(session, self.settings, storage, utcnow())
+        if deleted:
+            logger.info("deleted uploads past their retention", extra={"count": deleted})
 
     def _prune_credentials(self, session_factory: Any) -> None:
         from video_enhancer.auth.service import prune_expired_credentials
