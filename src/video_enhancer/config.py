@@ -33,7 +33,9 @@ class Settings(BaseSettings):
         "http://127.0.0.1:8000", description="Base URL the app reaches the API at (used in signed URLs)."
     )
     admin_emails: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="Emails with admin rights, comma-separated."
+        default_factory=list,
+        description="Emails with admin rights once their owner has verified them, comma-separated "
+        "(`video-enhancer users grant-admin EMAIL` needs no verification).",
     )
 
     # Database
