@@ -1,8 +1,9 @@
 """The one place that reads the environment: every setting is `VE_<NAME>`.
 
 No secret has a default value anyone could read in this repository. Production refuses to start
-without strong secrets; a development install generates its own once, in a file only its owner
-can read (`VE_DEV_SECRETS_FILE`), and reuses them; tests get random ones per process.
+without strong secrets; a development install (and a test run) generates its own once, in a file
+only its owner can read (`VE_DEV_SECRETS_FILE`), and reuses them, so every process of the
+install (API instances, workers) agrees on them.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class Settings(BaseSettings):
     )
     dev_secrets_file: Path = Field(
         Path("var/dev-secrets.json"),
-        description="Development only: where the generated secrets are kept (mode 0600).",
+        description="Development and tests: where the generated secrets are kept (mode 0600).",
     )
     access_token_ttl_seconds: int = Field(3600, description="Access token lifetime.")
     refresh_token_ttl_days: int = Field(30, description="Refresh token lifetime.")
@@ -211,7 +212,7 @@ class Settings(BaseSettings):
         if self.env == "production":
             self._check_production_secrets()
             return self
-        generated = generated_secrets(self.dev_secrets_file if self.env == "development" else None)
+        generated = generated_secrets(self.dev_secrets_file)
         for name in ("jwt_secret", "url_signing_secret"):
             if not getattr(self, name).get_secret_value():
                 object.__setattr__(self, name, SecretStr(generated[name]))

@@ -1,8 +1,8 @@
 """Secrets a development install or a test run makes for itself, so none is a public constant.
 
-Development keeps them in a JSON file created once with mode 0600 (the owner alone can read it)
-and reuses them, so tokens and signed URLs survive a restart. Tests (no file) get random secrets
-that live as long as the process. Production never comes here: it must be given its secrets.
+They are kept in a JSON file created once with mode 0600 (the owner alone can read it) and
+reused, so tokens and signed URLs survive a restart and every process of the install (two API
+instances, a worker) agrees on them. Production never comes here: it must be given its secrets.
 """
 
 from __future__ import annotations
@@ -18,16 +18,9 @@ MIN_SECRET_BYTES = 32
 SECRET_NAMES = ("jwt_secret", "url_signing_secret")
 
 
-def generated_secrets(path: Path | None) -> dict[str, str]:
-    """The secrets kept in `path` (created on first use), or this process's own when None."""
-    if path is None:
-        return _process_secrets()
+def generated_secrets(path: Path) -> dict[str, str]:
+    """The secrets kept in `path`, created on first use."""
     return _file_secrets(path.resolve())
-
-
-@lru_cache(maxsize=1)
-def _process_secrets() -> dict[str, str]:
-    return _new_secrets()
 
 
 @lru_cache(maxsize=8)
