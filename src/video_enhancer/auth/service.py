@@ -5,8 +5,9 @@ Refresh tokens are opaque random strings; only their SHA-256 is stored. Each log
 A used or revoked token presented again means it was copied: the whole family is revoked, so
 neither the thief nor the owner can go on refreshing (the owner logs in again).
 
-Services never commit. Two failures must nevertheless be kept although the request fails: a failed
-login (rate limiting counts it) and a family revoked on reuse. The router commits for those
+Services never commit. Some failures must nevertheless be kept although the request fails: a failed
+login (rate limiting counts it), a registration refused as taken (the registration limit counts
+it) and a family revoked on reuse. The router commits for those
 (see `FAILURES_TO_KEEP`).
 """
 
@@ -33,13 +34,13 @@ from video_enhancer.users.repository import add_user, get_user_by_email, normali
 logger = logging.getLogger(__name__)
 
 
-# Failures whose database writes outlive the failed request (see the module docstring).
 class EmailTaken(Conflict):
     default_code = "EMAIL_TAKEN"
     default_message = "An account with this email already exists."
 
 
-# A registration refused as taken still counts against its IP's registration limit.
+# Failures whose database writes outlive the failed request (see the module docstring); a
+# registration refused as taken still counts against its IP's registration limit.
 FAILURES_TO_KEEP: tuple[type[AppError], ...] = (InvalidCredentials, InvalidToken, EmailTaken)
 
 
