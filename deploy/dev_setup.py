@@ -3,12 +3,15 @@
 1. writes a throwaway service-account key (the emulator ignores signatures, but V4 signing needs
    a key) unless one exists at VE_GCS_CREDENTIALS_FILE;
 2. applies the database migrations;
-3. creates the buckets and the Pub/Sub topics and subscriptions (idempotent).
+3. creates the buckets and the Pub/Sub topics and subscriptions (idempotent);
+4. hands the development secrets (generated on the first start into VE_DEV_SECRETS_FILE, mode
+   0600) to the images' unprivileged user, so the API and the worker read the same ones.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from video_enhancer.config import get_settings
 from video_enhancer.queue.pubsub_admin import ensure_pubsub_resources
 from video_enhancer.storage.gcs import GcsStorage
+
+IMAGE_USER_ID = 10001  # `app` in the API image, `worker` in the worker image
 
 
 def write_dev_key(path: Path) -> None:
@@ -42,7 +47,8 @@ def write_dev_key(path: Path) -> None:
 
 
 def main() -> int:
-    settings = get_settings()
+    settings = get_settings()  # generates the development secrets on the first start
+    os.chown(settings.dev_secrets_file, IMAGE_USER_ID, -1)
     if settings.gcs_credentials_file is not None:
         write_dev_key(settings.gcs_credentials_file)
     subprocess.run(["alembic", "-c", "/app/alembic.ini", "upgrade", "head"], check=True)

@@ -13,7 +13,7 @@ def _default(field: FieldInfo) -> str:
     else:
         value = field.default
     if hasattr(value, "get_secret_value"):
-        return "(development secret; required in production)"
+        return "(generated in development; required in production)"
     if value is None:
         return "(unset)"
     return f"`{value}`"

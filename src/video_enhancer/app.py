@@ -18,13 +18,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from video_enhancer import __version__
 from video_enhancer.admin.router import router as admin_router
+from video_enhancer.api.body_limit import BodySizeLimitMiddleware
+from video_enhancer.api.client_ip import TrustedProxyMiddleware
 from video_enhancer.api.schemas import operation_id_of
+from video_enhancer.api.security_headers import SecurityHeadersMiddleware, install_docs_pages
 from video_enhancer.auth.email_router import router as account_email_router
 from video_enhancer.auth.passwords import warm_up
 from video_enhancer.auth.router import router as auth_router
 from video_enhancer.config import Settings, get_settings
 from video_enhancer.db import make_engine, make_session_factory
-from video_enhancer.errors import AppError, RateLimited, Unauthorized
+from video_enhancer.errors import AppError, NotFound, RateLimited, Unauthorized
 from video_enhancer.events.broker import EventBroker
 from video_enhancer.events.router import router as events_router
 from video_enhancer.events.schemas import EventOut
@@ -55,6 +58,9 @@ _HTTP_CODES = {
     416: "RANGE_NOT_SATISFIABLE",
     429: "RATE_LIMITED",
 }
+# Admin routes answer anyone but an admin exactly as a path that does not exist would (404,
+# same body), whatever the method or a trailing slash: they do not reveal that they exist.
+_ADMIN_PREFIX = "/admin"
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -75,19 +81,30 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(part) for part in first.get("loc", ()))
-        message = f"{where}: {first.get('msg', 'invalid value')}" if where else "Invalid request."
-        return _error(422, "VALIDATION_ERROR", message)
+        return _error(422, "VALIDATION_ERROR", _first_validation_message(exc))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404 or (exc.status_code == 405 and _is_admin_path(request.url.path)):
+            return _error(404, NotFound.default_code, NotFound.default_message)
+        code = getattr(exc, "code", None) or _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
         return _error(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
         return _unexpected_error(exc)
+
+
+def _first_validation_message(exc: RequestValidationError) -> str:
+    # Only the first error is rendered; the body limit keeps the list itself short.
+    errors = exc.errors()
+    first = errors[0] if errors else {}
+    where = ".".join(str(part) for part in first.get("loc", ()))
+    return f"{where}: {first.get('msg', 'invalid value')}" if where else "Invalid request."
+
+
+def _is_admin_path(path: str) -> bool:
+    return path == _ADMIN_PREFIX or path.startswith(_ADMIN_PREFIX + "/")
 
 
 def _unexpected_error(exc: Exception) -> JSONResponse:
@@ -122,8 +139,22 @@ def _install_cors(app: FastAPI, origins: list[str]) -> None:
         CORSMiddleware,
         allow_origins=origins,
         allow_methods=["GET", "POST", "PUT", "DELETE"],
-        allow_headers=["Authorization", "Content-Type", "X-Request-ID", "Last-Event-ID"],
-        expose_headers=["X-Request-ID", "Retry-After", "Content-Range", "Content-Disposition"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "X-Request-ID",
+            "Last-Event-ID",
+            "Idempotency-Key",
+            "Content-Range",
+        ],
+        expose_headers=[
+            "X-Request-ID",
+            "Retry-After",
+            "Content-Range",
+            "Content-Disposition",
+            "Range",
+            "Idempotent-Replayed",
+        ],
         max_age=600,
     )
 
@@ -144,6 +175,13 @@ def _document_webhook_payloads(app: FastAPI) -> None:
     )
     def _job_event(body: EventOut) -> None:
         """Headers `webhook-id`, `webhook-timestamp` and `webhook-signature` (Standard Webhooks)."""
+
+
+def _install_outer_guards(app: FastAPI, settings: Settings) -> None:
+    """Pure ASGI middleware around everything else (the last added runs first): the proxy
+    rewrite first, so logs and rate limits see the real client; the headers on every response."""
+    app.add_middleware(SecurityHeadersMiddleware, page_policies=install_docs_pages(app))
+    app.add_middleware(TrustedProxyMiddleware, trusted=settings.trusted_proxies)
 
 
 def create_app(
@@ -175,6 +213,9 @@ def create_app(
         description="Upload a phone video, get back an enhanced, x4 super-resolved version.",
         lifespan=lifespan,
         generate_unique_id_function=operation_id_of,
+        docs_url=None,  # served by `install_docs_pages`, each page with its own CSP
+        redoc_url=None,
+        redirect_slashes=False,  # a redirect would tell which paths exist (e.g. `/admin/stats/`)
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -182,9 +223,12 @@ def create_app(
     app.state.storage = storage or make_storage(settings)
 
     _install_error_handlers(app)
+    # Inside the request id and the access log, so a refused body is logged like any request.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_json_body_bytes)
     # Installed first so it runs inside the request-id middleware: access logs carry the id.
     install_observability(app)
     _install_request_id(app)
+    _install_outer_guards(app, settings)
     _install_cors(app, settings.cors_origins)
     app.include_router(auth_router, prefix="/auth", tags=["auth"])
     app.include_router(account_email_router, prefix="/auth", tags=["auth"])

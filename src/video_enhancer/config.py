@@ -1,11 +1,14 @@
 """The one place that reads the environment: every setting is `VE_<NAME>`.
 
-`Settings` refuses the development JWT secret anywhere but in development and tests, so a
-production deployment cannot start with a guessable key.
+No secret has a default value anyone could read in this repository. Production refuses to start
+without strong secrets; a development install (and a test run) generates its own once, in a file
+only its owner can read (`VE_DEV_SECRETS_FILE`), and reuses them, so every process of the
+install (API instances, workers) agrees on them.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from functools import lru_cache
@@ -18,9 +21,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 if TYPE_CHECKING:
     from video_enhancer.enhancers.registry import EnhancerChoice
 from video_enhancer.enhance_options import ENHANCE_DEFAULTS, ModelDtype, StreamDiffVSROptions
-
-DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"
-DEV_URL_SIGNING_SECRET = "dev-only-insecure-url-signing-secret"
+from video_enhancer.secrets_file import MIN_SECRET_BYTES, generated_secrets
 
 Environment = Literal["development", "test", "production"]
 _MODEL_DEFAULTS = StreamDiffVSROptions()
@@ -31,14 +32,16 @@ class Settings(BaseSettings):
 
     # General
     env: Environment = Field(
-        "development", description="development, test or production (production refuses the default secrets)"
+        "development", description="development, test or production (production requires its secrets)"
     )
     log_level: str = Field("INFO", description="Log level of the JSON logs.")
     public_base_url: str = Field(
         "http://127.0.0.1:8000", description="Base URL the app reaches the API at (used in signed URLs)."
     )
     admin_emails: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="Emails with admin rights, comma-separated."
+        default_factory=list,
+        description="Emails with admin rights once their owner has verified them, comma-separated "
+        "(`video-enhancer users grant-admin EMAIL` needs no verification).",
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -54,7 +57,15 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(10, description="Connection pool size per process (PostgreSQL).")
 
     # Auth
-    jwt_secret: SecretStr = Field(SecretStr(DEV_JWT_SECRET), description="HS256 key for access tokens.")
+    jwt_secret: SecretStr = Field(
+        SecretStr(""),
+        description="HS256 key for access tokens; at least 32 bytes. Required in production; a "
+        "development install generates one in `VE_DEV_SECRETS_FILE`.",
+    )
+    dev_secrets_file: Path = Field(
+        Path("var/dev-secrets.json"),
+        description="Development and tests: where the generated secrets are kept (mode 0600).",
+    )
     access_token_ttl_seconds: int = Field(3600, description="Access token lifetime.")
     refresh_token_ttl_days: int = Field(30, description="Refresh token lifetime.")
     bcrypt_rounds: int = Field(12, ge=4, le=16, description="bcrypt cost factor for passwords.")
@@ -67,6 +78,23 @@ class Settings(BaseSettings):
         "per email, as many phones share a carrier's NAT address.",
     )
     login_rate_limit_window_seconds: int = Field(300, description="Login rate-limit window.")
+    register_rate_limit_ip_attempts: int = Field(
+        10, description="Registrations allowed per client IP in the window (0 disables)."
+    )
+    register_rate_limit_window_seconds: int = Field(3600, description="Registration rate-limit window.")
+
+    # HTTP
+    max_json_body_bytes: int = Field(
+        65536,
+        ge=1024,
+        description="Largest request body the API reads (uploads through signed URLs excepted); "
+        "larger ones answer 413 BODY_TOO_LARGE before any parsing.",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Proxy addresses or CIDR ranges whose `X-Forwarded-For` is believed, "
+        "comma-separated; empty: the peer address is the client.",
+    )
 
     # Storage
     storage: Literal["local", "gcs"] = Field(
@@ -74,7 +102,9 @@ class Settings(BaseSettings):
     )
     storage_root: Path = Field(Path("var/storage"), description="Folder of the local storage backend.")
     url_signing_secret: SecretStr = Field(
-        SecretStr(DEV_URL_SIGNING_SECRET), description="HMAC key of the local storage's signed URLs."
+        SecretStr(""),
+        description="HMAC key of the local storage's signed URLs; at least 32 bytes. Required in "
+        "production with local storage; generated like `VE_JWT_SECRET` in development.",
     )
     raw_bucket: str = Field(
         "video-enhancer-raw", description="Bucket (or local sub-folder) of uploaded videos."
@@ -85,6 +115,9 @@ class Settings(BaseSettings):
     upload_url_ttl_seconds: int = Field(3600, description="Lifetime of a signed upload URL.")
     download_url_ttl_seconds: int = Field(3600, description="Lifetime of a signed download URL.")
     upload_expiry_seconds: int = Field(86400, description="An upload never finished expires after this.")
+    raw_retention_hours: int = Field(
+        72, ge=0, description="Uploaded videos of failed and canceled jobs are deleted after this."
+    )
     gcs_project: str | None = Field(None, description="Google Cloud project of the buckets.")
     gcs_endpoint: str | None = Field(None, description="Emulator endpoint, e.g. http://127.0.0.1:4443.")
     gcs_credentials_file: Path | None = Field(
@@ -134,6 +167,11 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(1, description="Jobs a worker process runs at once (one per GPU).")
     worker_id: str | None = Field(None, description="Worker name in leases and logs (default: host and pid).")
     worker_metrics_port: int = Field(9100, description="Port of the worker's /metrics, /healthz and /readyz.")
+    worker_metrics_host: str = Field(
+        "127.0.0.1",
+        description="Interface of the worker's metrics server; `0.0.0.0` in a container whose "
+        "probes come from outside.",
+    )
     worker_scratch_dir: Path = Field(
         Path("var/scratch"), description="Worker's scratch folder for downloads and segments."
     )
@@ -246,18 +284,38 @@ class Settings(BaseSettings):
             return [_origin(str(origin)) for origin in value if str(origin).strip()]
         return value
 
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        """`10.0.0.1,35.191.0.0/16` from the environment; each entry must parse as an address or range."""
+        if isinstance(value, str):
+            value = [entry.strip() for entry in value.split(",") if entry.strip()]
+        if isinstance(value, list):
+            for entry in value:
+                ipaddress.ip_network(str(entry), strict=False)  # ValueError names the bad entry
+        return value
+
     @model_validator(mode="after")
-    def _refuse_default_secrets_outside_development(self) -> Settings:
+    def _resolve_secrets(self) -> Settings:
         if self.env == "production":
-            if self.jwt_secret.get_secret_value() == DEV_JWT_SECRET:
-                raise ValueError("VE_JWT_SECRET must be set to a strong secret in production")
-            if self.url_signing_secret.get_secret_value() == DEV_URL_SIGNING_SECRET:
-                raise ValueError("VE_URL_SIGNING_SECRET must be set to a strong secret in production")
-        if self.webhook_allow_private and self.env == "production":
-            raise ValueError("VE_WEBHOOK_ALLOW_PRIVATE is for development and tests only")
-        if len(self.jwt_secret.get_secret_value()) < 32 and self.env == "production":
-            raise ValueError("VE_JWT_SECRET must be at least 32 characters")
+            self._check_production_secrets()
+            if self.webhook_allow_private:
+                raise ValueError("VE_WEBHOOK_ALLOW_PRIVATE is for development and tests only")
+            return self
+        generated = generated_secrets(self.dev_secrets_file)
+        for name in ("jwt_secret", "url_signing_secret"):
+            if not getattr(self, name).get_secret_value():
+                object.__setattr__(self, name, SecretStr(generated[name]))
         return self
+
+    def _check_production_secrets(self) -> None:
+        if len(self.jwt_secret.get_secret_value().encode()) < MIN_SECRET_BYTES:
+            raise ValueError(f"VE_JWT_SECRET must be set to at least {MIN_SECRET_BYTES} bytes in production")
+        url_secret = self.url_signing_secret.get_secret_value()
+        if (url_secret or self.storage == "local") and len(url_secret.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(
+                f"VE_URL_SIGNING_SECRET must be set to at least {MIN_SECRET_BYTES} bytes in production"
+            )
 
     @property
     def is_sqlite(self) -> bool:

@@ -11,7 +11,8 @@ Hierarchy::
         ├── Forbidden (403)             FORBIDDEN, QUOTA_EXCEEDED, PLAN_LIMIT, DURATION_EXCEEDED
         ├── NotFound (404)              NOT_FOUND (also for other users' resources)
         ├── Conflict (409)              CONFLICT, EMAIL_TAKEN, INVALID_STATE, UPLOAD_INCOMPLETE
-        ├── PayloadTooLarge (413)       UPLOAD_TOO_LARGE
+        ├── PayloadTooLarge (413)       UPLOAD_TOO_LARGE (a body over the API's limit: BODY_TOO_LARGE,
+        │                               from `api.body_limit` before any route runs)
         ├── RateLimited (429)           RATE_LIMITED (carries retry_after seconds)
         └── ServiceUnavailable (503)    SERVICE_UNAVAILABLE, STORAGE_UNAVAILABLE
 

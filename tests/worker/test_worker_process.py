@@ -52,6 +52,15 @@ def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
+def _answers(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=5).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
 def _job(factory: Factory, job: Job) -> Job:
     with factory() as s:
         fresh = s.get(Job, job.id)
@@ -255,7 +264,6 @@ def test_cli_run_serves_the_api_with_a_worker_and_stops_both_on_sigterm(
 ) -> None:
     import socket
 
-    import httpx
     import psutil
 
     with socket.socket() as probe_socket:
@@ -265,7 +273,8 @@ def test_cli_run_serves_the_api_with_a_worker_and_stops_both_on_sigterm(
     argv = [sys.executable, "-m", "video_enhancer.cli", "run", "--port", str(port)]
     with _subprocess(argv, _env(worker_settings)) as proc:
         _wait_for(lambda: _job(session_factory, job).status == JobStatus.COMPLETED, 90, "the worker's job")
-        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+        # The worker may finish before uvicorn listens (a busy machine): wait for the API too.
+        _wait_for(lambda: _answers(f"http://127.0.0.1:{port}/healthz"), 30, "the API")
         workers = psutil.Process(proc.pid).children()
         assert len(workers) == 1 and "worker" in workers[0].cmdline()
         proc.send_signal(signal.SIGTERM)

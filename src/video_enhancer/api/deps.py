@@ -15,6 +15,7 @@ from video_enhancer.errors import InvalidToken, NotFound, Unauthorized
 from video_enhancer.logging import bind_user_id
 from video_enhancer.models import User
 from video_enhancer.storage.base import Storage
+from video_enhancer.users.admin import has_admin_rights
 
 _bearer = HTTPBearer(auto_error=False, description="Access token from /auth/login")
 
@@ -65,7 +66,7 @@ def get_current_user(
 
 
 def get_admin_user(user: Annotated[User, Depends(get_current_user)], settings: SettingsDep) -> User:
-    if not (user.is_admin or user.email in {e.lower() for e in settings.admin_emails}):
+    if not has_admin_rights(user, settings):
         raise NotFound()  # admin routes do not reveal themselves to other users
     return user
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from video_enhancer.models import LoginAttempt, RefreshToken
@@ -47,8 +47,11 @@ def clear_failures(session: Session, key: str) -> None:
     session.execute(delete(LoginAttempt).where(LoginAttempt.key == key))
 
 
-def prune_failures(session: Session, before: datetime) -> None:
-    session.execute(delete(LoginAttempt).where(LoginAttempt.attempted_at < before))
+def prune_failures(session: Session, before: datetime, key_prefixes: tuple[str, ...]) -> None:
+    """Delete attempts older than `before` whose key starts with one of `key_prefixes` (each
+    kind of key has its own window)."""
+    starts = or_(*(LoginAttempt.key.startswith(prefix, autoescape=True) for prefix in key_prefixes))
+    session.execute(delete(LoginAttempt).where(LoginAttempt.attempted_at < before, starts))
 
 
 def delete_refresh_tokens_expired_before(session: Session, before: datetime) -> int:

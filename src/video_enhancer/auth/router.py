@@ -36,6 +36,11 @@ def _keep_writes_on_failure(session: Session) -> Iterator[None]:
         raise
 
 
+def _client_ip(request: Request) -> str | None:
+    # Behind trusted proxies this is already the forwarded client (see `api.client_ip`).
+    return request.client.host if request.client else None
+
+
 def _token_response(tokens: service.IssuedTokens) -> TokenResponse:
     return TokenResponse(
         access_token=tokens.access_token, expires_in=tokens.expires_in, refresh_token=tokens.refresh_token
@@ -47,11 +52,14 @@ def _token_response(tokens: service.IssuedTokens) -> TokenResponse:
     operation_id="register",
     status_code=status.HTTP_201_CREATED,
     response_model=RegisteredUser,
-    responses=error_responses(409),
+    responses=error_responses(409, 429),
     summary="Create an account (plan FREE)",
 )
-def register(body: RegisterRequest, session: SessionDep, settings: SettingsDep) -> RegisteredUser:
-    user = service.register_user(session, body.email, body.password, settings)
+def register(
+    body: RegisterRequest, request: Request, session: SessionDep, settings: SettingsDep
+) -> RegisteredUser:
+    with _keep_writes_on_failure(session):
+        user = service.register_user(session, body.email, body.password, _client_ip(request), settings)
     return RegisteredUser(id=user.id, email=user.email, plan=user.plan)
 
 
@@ -63,9 +71,8 @@ def register(body: RegisterRequest, session: SessionDep, settings: SettingsDep) 
     summary="Exchange email and password for an access and a refresh token",
 )
 def login(body: LoginRequest, request: Request, session: SessionDep, settings: SettingsDep) -> TokenResponse:
-    client_ip = request.client.host if request.client else None
     with _keep_writes_on_failure(session):
-        tokens = service.login(session, body.email, body.password, client_ip, settings)
+        tokens = service.login(session, body.email, body.password, _client_ip(request), settings)
     return _token_response(tokens)
 
 

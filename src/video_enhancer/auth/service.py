@@ -5,8 +5,9 @@ Refresh tokens are opaque random strings; only their SHA-256 is stored. Each log
 A used or revoked token presented again means it was copied: the whole family is revoked, so
 neither the thief nor the owner can go on refreshing (the owner logs in again).
 
-Services never commit. Two failures must nevertheless be kept although the request fails: a failed
-login (rate limiting counts it) and a family revoked on reuse. The router commits for those
+Services never commit. Some failures must nevertheless be kept although the request fails: a failed
+login (rate limiting counts it), a registration refused as taken (the registration limit counts
+it) and a family revoked on reuse. The router commits for those
 (see `FAILURES_TO_KEEP`).
 """
 
@@ -32,13 +33,15 @@ from video_enhancer.users.repository import add_user, get_user_by_email, normali
 
 logger = logging.getLogger(__name__)
 
-# Failures whose database writes outlive the failed request (see the module docstring).
-FAILURES_TO_KEEP: tuple[type[AppError], ...] = (InvalidCredentials, InvalidToken)
-
 
 class EmailTaken(Conflict):
     default_code = "EMAIL_TAKEN"
     default_message = "An account with this email already exists."
+
+
+# Failures whose database writes outlive the failed request (see the module docstring); a
+# registration refused as taken still counts against its IP's registration limit.
+FAILURES_TO_KEEP: tuple[type[AppError], ...] = (InvalidCredentials, InvalidToken, EmailTaken)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +51,19 @@ class IssuedTokens:
     refresh_token: str
 
 
-def register_user(session: Session, email: str, password: str, settings: Settings) -> User:
+def register_user(
+    session: Session, email: str, password: str, client_ip: str | None, settings: Settings
+) -> User:
+    limit = rate_limit.RegistrationRateLimit.from_settings(settings)
+    rate_limit.record_registration_attempt(session, client_ip, limit, utcnow())
     normalized = normalize_email(email)
     if get_user_by_email(session, normalized) is not None:
         raise EmailTaken()
     user = User(email=normalized, password_hash=hash_password(password, settings.bcrypt_rounds))
     try:
-        add_user(session, user)
+        # A savepoint: losing the race undoes the insert only, and the attempt above still counts.
+        with session.begin_nested():
+            add_user(session, user)
     except IntegrityError as exc:  # a concurrent registration of the same email won the race
         raise EmailTaken() from exc
     logger.info("user registered", extra={"user_id": str(user.id)})
@@ -120,7 +129,10 @@ def prune_expired_credentials(session: Session, settings: Settings, now: datetim
     detection. Returns the number of refresh tokens deleted.
     """
     now = now or utcnow()
-    repository.prune_failures(session, now - timedelta(seconds=settings.login_rate_limit_window_seconds))
+    login_window = timedelta(seconds=settings.login_rate_limit_window_seconds)
+    repository.prune_failures(session, now - login_window, rate_limit.LOGIN_PREFIXES)
+    register_window = timedelta(seconds=settings.register_rate_limit_window_seconds)
+    repository.prune_failures(session, now - register_window, (rate_limit.REGISTER_PREFIX,))
     return repository.delete_refresh_tokens_expired_before(session, now)
 
 

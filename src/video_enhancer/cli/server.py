@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import subprocess
 import sys
@@ -35,7 +36,8 @@ def serve_command(args: argparse.Namespace) -> int:
 
     from video_enhancer.app import create_app
 
-    uvicorn.run(create_app(), host=args.host, port=args.port, log_config=None, proxy_headers=True)
+    # Forwarded headers are read by the app itself, from `VE_TRUSTED_PROXIES` only (api.client_ip).
+    uvicorn.run(create_app(), host=args.host, port=args.port, log_config=None, proxy_headers=False)
     return 0
 
 
@@ -45,12 +47,22 @@ def worker_command(args: argparse.Namespace) -> int:
     return run_worker_process(concurrency=args.concurrency)
 
 
+def worker_environment(host: str) -> dict[str, str]:
+    """The embedded worker's environment: its metrics listen where the API does (`--host`),
+    unless `VE_WORKER_METRICS_HOST` says otherwise."""
+    environment = dict(os.environ)
+    environment.setdefault("VE_WORKER_METRICS_HOST", host)
+    return environment
+
+
 def run_command(args: argparse.Namespace) -> int:
     """API and one worker together: the embedded default, no other set-up."""
     # uvicorn re-raises the signal that stopped it once it has shut down; with the default
     # SIGTERM action that would end this process before the worker is stopped below.
     signal.signal(signal.SIGTERM, _exit_on_signal)
-    worker = subprocess.Popen([sys.executable, "-m", "video_enhancer.cli", "worker"])
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "video_enhancer.cli", "worker"], env=worker_environment(args.host)
+    )
     try:
         return serve_command(args)
     finally:

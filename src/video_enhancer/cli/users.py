@@ -1,4 +1,8 @@
-"""`users set-plan EMAIL PLAN`: the admin action that changes a plan."""
+"""`users set-plan EMAIL PLAN`, `users grant-admin EMAIL` and `users revoke-admin EMAIL`.
+
+Admin rights are granted here, by someone with access to the database and the configuration,
+never by registering an address (`users.admin.has_admin_rights`).
+"""
 
 from __future__ import annotations
 
@@ -22,6 +26,28 @@ def register(subparsers: Any) -> None:
     parser.add_argument("email")
     parser.add_argument("plan", type=str.upper, choices=[plan.value for plan in Plan])
     parser.set_defaults(handler=_handler)
+    for name, admin, help_text in (
+        ("grant-admin", True, "give an account admin rights"),
+        ("revoke-admin", False, "take admin rights away"),
+    ):
+        parser = users.add_parser(name, help=help_text)
+        parser.add_argument("email")
+        parser.set_defaults(handler=lambda args, admin=admin: set_admin_command(args.email, admin=admin))
+
+
+def set_admin_command(email: str, *, admin: bool) -> int:
+    """Grant (or revoke) admin rights to the account with `email`; exit code 1 when there is none."""
+    from video_enhancer.users.repository import get_user_by_email
+
+    with database_session() as session:
+        user = get_user_by_email(session, email)
+        if user is None:
+            print(f"No user with email {email!r}; nothing changed.", file=sys.stderr)
+            return EXIT_UNKNOWN_USER
+        user.is_admin = admin
+        stored_email = user.email
+    print(f"{stored_email}: admin rights {'granted' if admin else 'revoked'}.")
+    return 0
 
 
 def set_plan_command(email: str, plan: str) -> int:

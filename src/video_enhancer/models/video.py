@@ -29,3 +29,5 @@ class Video(TimestampMixin, Base):
     uploaded_at: Mapped[datetime | None] = mapped_column(default=None)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
     frame_count: Mapped[int | None] = mapped_column(Integer, default=None)
+    # When the retention sweep deleted the uploaded original of a failed or canceled job.
+    raw_deleted_at: Mapped[datetime | None] = mapped_column(default=None)

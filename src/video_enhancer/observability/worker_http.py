@@ -100,7 +100,7 @@ def start_worker_http_server(
     port: int,
     readiness: Readiness,
     *,
-    host: str = "0.0.0.0",  # noqa: S104 - probes and scrapes come from outside the container
+    host: str = "127.0.0.1",
     registry: CollectorRegistry = REGISTRY,
 ) -> WorkerHttpServer:
     """Serve `/metrics`, `/healthz`, `/readyz` on a daemon thread and return the running server.

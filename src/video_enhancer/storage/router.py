@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import mimetypes
 import re
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -22,20 +24,26 @@ router = APIRouter()
 
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+# 18 digits reach an exabyte; more cannot name a byte of any object, and converting thousands
+# of digits to an int is refused by Python itself (the 500 this bound prevents).
+_MAX_RANGE_DIGITS = 18
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 _MEDIA = {"video/*": _BINARY, "application/octet-stream": _BINARY}
+
+
+_DOWNLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The whole object.", "content": _MEDIA},
+    206: {"description": "The requested byte range.", "content": _MEDIA},
+    416: {"description": "Range not satisfiable (RANGE_NOT_SATISFIABLE).", "model": ErrorResponse},
+    **error_responses(400, 403, 404, 503),
+}
 
 
 @router.get(
     "/download",
     operation_id="downloadObject",
     response_class=StreamingResponse,
-    responses={
-        200: {"description": "The whole object.", "content": _MEDIA},
-        206: {"description": "The requested byte range.", "content": _MEDIA},
-        416: {"description": "Range not satisfiable (RANGE_NOT_SATISFIABLE).", "model": ErrorResponse},
-        **error_responses(400, 403, 404, 503),
-    },
+    responses=_DOWNLOAD_RESPONSES,
     summary="Download an object through a signed URL (supports HTTP Range)",
 )
 def download_object(
@@ -46,16 +54,49 @@ def download_object(
     signature: str,
     filename: str = "",
 ) -> Response:
+    return _download(request, DownloadRequest(area, key, expires, signature, filename), with_body=True)
+
+
+@router.head(
+    "/download",
+    operation_id="headObject",
+    response_class=Response,
+    responses=_DOWNLOAD_RESPONSES,
+    summary="The headers of a download (size, type, ranges) without its body",
+)
+def download_object_head(
+    request: Request,
+    area: str,
+    key: str,
+    expires: int,
+    signature: str,
+    filename: str = "",
+) -> Response:
+    return _download(request, DownloadRequest(area, key, expires, signature, filename), with_body=False)
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadRequest:
+    area: str
+    key: str
+    expires: int
+    signature: str
+    filename: str
+
+
+def _download(request: Request, wanted: DownloadRequest, *, with_body: bool) -> Response:
     storage = require_local(request.app.state.storage)
-    storage.signer.verify(download_fields(area, key, expires, filename), signature)
-    area_name = validate_area(area)
-    total = storage.size(area_name, key)
+    storage.signer.verify(
+        download_fields(wanted.area, wanted.key, wanted.expires, wanted.filename), wanted.signature
+    )
+    area_name = validate_area(wanted.area)
+    total = storage.size(area_name, wanted.key)
     if total is None:
         raise ObjectNotFound()
     headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, max-age=0"}
-    if filename:
-        headers["Content-Disposition"] = content_disposition(filename)
-    media_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
+    if wanted.filename:
+        headers["Content-Disposition"] = content_disposition(wanted.filename)
+    media_type = mimetypes.guess_type(wanted.key)[0] or "application/octet-stream"
     try:
         byte_range = parse_range(request.headers.get("range"), total)
     except RangeNotSatisfiable as exc:
@@ -64,14 +105,18 @@ def download_object(
             status_code=416,
             headers={"Content-Range": f"bytes */{total}", "Accept-Ranges": "bytes"},
         )
-    if byte_range is None:
-        headers["Content-Length"] = str(total)
-        return StreamingResponse(storage.open_read(area_name, key), media_type=media_type, headers=headers)
-    start, end = byte_range
+    start, end = byte_range if byte_range is not None else (0, total - 1)
     headers["Content-Length"] = str(end - start + 1)
-    headers["Content-Range"] = f"bytes {start}-{end}/{total}"
-    body = storage.open_read(area_name, key, start, end - start + 1)
-    return StreamingResponse(body, status_code=206, media_type=media_type, headers=headers)
+    status = 200 if byte_range is None else 206
+    if byte_range is not None:
+        headers["Content-Range"] = f"bytes {start}-{end}/{total}"
+    if not with_body:
+        return Response(status_code=status, media_type=media_type, headers=headers)
+    if byte_range is None:
+        body = storage.open_read(area_name, wanted.key)
+    else:
+        body = storage.open_read(area_name, wanted.key, start, end - start + 1)
+    return StreamingResponse(body, status_code=status, media_type=media_type, headers=headers)
 
 
 class RangeNotSatisfiable(AppError):
@@ -95,6 +140,8 @@ def parse_range(header: str | None, total: int) -> tuple[int, int] | None:
     first, last = match.groups()
     if not first and not last:
         return None
+    if len(first) > _MAX_RANGE_DIGITS or len(last) > _MAX_RANGE_DIGITS:
+        raise RangeNotSatisfiable()
     if not first:  # suffix range: the last N bytes
         suffix = int(last)
         if suffix == 0 or total == 0:

@@ -6,7 +6,8 @@ per GPU), plus:
 * a lease heartbeat per running job (inside `JobRunner.run`);
 * a maintenance thread: stalled-job recovery (`requeue_expired_leases`), expiry of uploads
   never finished (`videos.service.expire_stale_uploads`) and pruning of expired refresh tokens
-  and old login failures (`auth.service.prune_expired_credentials`), and of idempotency keys
+  and old login failures (`auth.service.prune_expired_credentials`), deletion of the uploads of
+  failed and canceled jobs past `VE_RAW_RETENTION_HOURS` (`videos.retention`), and of idempotency keys
   past their 24 hours (`videos.idempotency.prune_expired_keys`);
 * a mail thread delivering the mail outbox (`auth.mail.run_mail_sender`);
 * the metrics/health HTTP port (`observability.worker_http`), ready once the model is loaded.
@@ -172,7 +173,9 @@ class WorkerProcess:
         from video_enhancer.observability.worker_http import start_worker_http_server
 
         try:
-            return start_worker_http_server(self.settings.worker_metrics_port, lambda: self.ready)
+            return start_worker_http_server(
+                self.settings.worker_metrics_port, lambda: self.ready, host=self.settings.worker_metrics_host
+            )
         except OSError as exc:
             # Typically a second worker process on the host with the same port.
             raise SystemExit(
@@ -218,6 +221,7 @@ class WorkerProcess:
                 if recovered.requeued or recovered.failed or recovered.canceled:
                     logger.warning("recovered stalled jobs", extra={"recovered": recovered})
                 self._expire_uploads(session_factory, storage)
+                self._delete_expired_raw_uploads(session_factory, storage)
                 self._prune_credentials(session_factory)
                 self._prune_events(session_factory)
                 self._prune_idempotency_keys(session_factory)
@@ -244,6 +248,14 @@ class WorkerProcess:
             pruned = prune_events(session, utcnow(), self.settings.event_retention_days)
         if pruned:
             logger.info("pruned the event log", extra={"count": pruned})
+
+    def _delete_expired_raw_uploads(self, session_factory: Any, storage: Storage) -> None:
+        from video_enhancer.videos.retention import delete_expired_raw_uploads
+
+        with session_scope(session_factory) as session:
+            deleted = delete_expired_raw_uploads(session, self.settings, storage, utcnow())
+        if deleted:
+            logger.info("deleted uploads past their retention", extra={"count": deleted})
 
     def _prune_credentials(self, session_factory: Any) -> None:
         from video_enhancer.auth.service import prune_expired_credentials

@@ -1,0 +1,74 @@
+"""Headers every response carries, and admin paths that look like any missing path."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+
+from fastapi.testclient import TestClient
+from observability.factories import add_user, bearer
+from sqlalchemy.orm import Session
+
+from video_enhancer.config import Settings
+
+
+def test_every_response_says_nosniff(client: TestClient) -> None:
+    for response in (
+        client.get("/healthz"),
+        client.get("/openapi.json"),
+        client.get("/no/such/path"),
+        client.post("/auth/login", json={}),
+    ):
+        assert response.headers["x-content-type-options"] == "nosniff", response.url
+
+
+def test_json_responses_need_no_content_security_policy(client: TestClient) -> None:
+    assert "content-security-policy" not in client.get("/healthz").headers
+
+
+def test_the_docs_page_may_run_only_its_own_inline_script_and_the_cdn_bundle(client: TestClient) -> None:
+    response = client.get("/docs")
+
+    assert response.status_code == 200
+    policy = _directives(response.headers["content-security-policy"])
+    inline = re.findall(r"<script>(.*?)</script>", response.text, re.DOTALL)
+    assert len(inline) == 1
+    digest = base64.b64encode(hashlib.sha256(inline[0].encode()).digest()).decode()
+    assert policy["script-src"] == ["https://cdn.jsdelivr.net", f"'sha256-{digest}'"]
+    assert policy["default-src"] == ["'none'"] and policy["frame-ancestors"] == ["'none'"]
+    assert policy["connect-src"] == ["'self'"]
+    for source in re.findall(r'(?:src|href)="(https://[^/"]+)', response.text):
+        assert any(source in values for values in policy.values()), f"{source} is not allowed by the policy"
+
+
+def test_redoc_gets_its_own_policy_without_inline_scripts(client: TestClient) -> None:
+    policy = _directives(client.get("/redoc").headers["content-security-policy"])
+    assert policy["script-src"] == ["https://cdn.jsdelivr.net"]
+
+
+def _directives(header: str) -> dict[str, list[str]]:
+    parts = (directive.split() for directive in header.split(";") if directive.strip())
+    return {name: values for name, *values in parts}
+
+
+def test_admin_paths_answer_anyone_else_like_a_missing_path(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    user = add_user(session)
+    session.commit()
+    headers = bearer(user, settings)
+    missing = client.get("/no-such-path", headers=headers)
+    assert missing.status_code == 404
+
+    for method, path in [
+        ("GET", "/admin/stats"),  # not an admin
+        ("GET", "/admin/stats/"),  # no redirect to the real path
+        ("POST", "/admin/stats"),  # no 405 telling the path exists
+        ("DELETE", "/admin/stats"),
+        ("GET", "/admin/unknown"),
+        ("GET", "/admin"),
+    ]:
+        response = client.request(method, path, headers=headers, follow_redirects=False)
+        assert (response.status_code, response.json()) == (404, missing.json()), (method, path)
+    assert missing.json() == {"error": {"code": "NOT_FOUND", "message": "The resource does not exist."}}
