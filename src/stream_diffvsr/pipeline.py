@@ -147,15 +147,22 @@ class StreamDiffVSRPipeline:
         Row i is frame ``lr_frames[i]`` of the stream whose state is ``states[i]``. Streams may
         be at any frame index (frame 0 and later ones mix) and of different sizes: streams of
         one size run as one forward pass. Each output equals that stream's unbatched output up
-        to float rounding. Every input is checked before any state moves.
+        to float rounding. Every input is checked before any state moves, and a call that
+        fails (out of memory, say) leaves every state as it found it.
         """
         noise = self.check_batch(lr_frames, states, latents)
+        checkpoints = [state.checkpoint() for state in states]
         outputs: dict[int, Tensor] = {}
-        for rows in rows_by_size(lr_frames):
-            group = self._upscale_group(
-                [lr_frames[i] for i in rows], [states[i] for i in rows], [noise[i] for i in rows]
-            )
-            outputs.update(zip(rows, group, strict=True))
+        try:
+            for rows in rows_by_size(lr_frames):
+                group = self._upscale_group(
+                    [lr_frames[i] for i in rows], [states[i] for i in rows], [noise[i] for i in rows]
+                )
+                outputs.update(zip(rows, group, strict=True))
+        except BaseException:  # out of memory, say: every stream can retry this frame as if new
+            for state, checkpoint in zip(states, checkpoints, strict=True):
+                state.rollback(checkpoint)
+            raise
         return [outputs[i] for i in range(len(lr_frames))]
 
     def check_batch(

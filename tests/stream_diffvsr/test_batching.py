@@ -132,3 +132,25 @@ def test_a_bad_row_fails_the_batch_before_any_state_moves(pipeline: StreamDiffVS
 def test_rows_by_size_keeps_first_appearance_order() -> None:
     frames = [torch.zeros(1, 3, h, w) for h, w in [(8, 8), (4, 8), (8, 8), (4, 8), (12, 4)]]
     assert rows_by_size(frames) == [[0, 2], [1, 3], [4]]
+
+
+def test_a_failure_inside_the_model_moves_no_state(pipeline: StreamDiffVSRPipeline) -> None:
+    frames = random_frames(2, seed=10)
+    states = [pipeline.new_state(seed=1), pipeline.new_state(seed=2)]
+    pipeline.upscale_batch([frames[0], frames[0]], states)
+    before = [state.checkpoint() for state in states]
+    flow = pipeline.flow
+
+    def flow_out_of_memory(current: Tensor, previous: Tensor) -> Tensor:
+        raise RuntimeError("out of memory")
+
+    pipeline.flow = flow_out_of_memory
+    with pytest.raises(RuntimeError, match="out of memory"):
+        pipeline.upscale_batch([frames[1], frames[1]], states)
+    for state, old in zip(states, before, strict=True):  # noise already drawn is undone
+        assert state.frame_index == old.frame_index == 1
+        assert torch.equal(state.generator.get_state(), old.generator_state)
+        assert state.previous_hr is old.previous_hr and state.previous_lr is old.previous_lr
+    pipeline.flow = flow
+    retried = pipeline.upscale_batch([frames[1], frames[1]], states)
+    assert max_difference(unbatched(pipeline, frames, 1)[1:], retried[:1]) <= TOLERANCE
