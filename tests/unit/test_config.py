@@ -57,3 +57,12 @@ def test_admin_emails_are_read_comma_separated_or_as_json(monkeypatch: pytest.Mo
     assert Settings().admin_emails == ["ops@example.com"]
     monkeypatch.setenv("VE_ADMIN_EMAILS", "")
     assert Settings().admin_emails == []
+
+
+def test_gpu_streams_give_a_stream_diffvsr_worker_one_job_slot_each(tmp_path: Path) -> None:
+    batched = Settings(model_path=tmp_path, worker_gpu_streams=3)
+    assert batched.job_slots == 3 and batched.stream_diffvsr_options()["gpu_streams"] == 3
+    assert Settings(enhancer="lanczos", worker_gpu_streams=3).job_slots == 1
+    assert Settings(model_path=tmp_path, worker_concurrency=2).job_slots == 2
+    with pytest.raises(ValidationError):
+        Settings(worker_gpu_streams=0)
