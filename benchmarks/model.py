@@ -5,7 +5,9 @@ size B, B independent streams run as one batch (``upscale_batch``): frames 0 and
 then ``--frames`` steady-state rounds (flow + warp + 4 x (ControlNet + UNet) + temporal decode
 for all B rows) are timed. "s/frame/stream" is the time of one round (what each stream waits
 per output frame); "fps total" is B frames per round; "GPU busy" is the device's utilisation
-sampled after the timed rounds (CUDA with pynvml only).
+sampled after the timed rounds (CUDA with pynvml only). "process CPU s/round" is the CPU time the
+process spent per round: on a shared CPU it is the figure that does not depend on the load of
+other processes (with ``--threads 1``, wall time minus waiting for a core).
 
     python benchmarks/model.py --device cuda                       # the real benchmark
     python benchmarks/model.py --tiny                              # CPU smoke test, tiny models
@@ -51,6 +53,7 @@ class Result:
     flow_scale: float
     batch: int
     seconds_per_frame: float
+    cpu_seconds_per_frame: float
     peak_gib: float
     busy_percent: float | None
 
@@ -128,15 +131,15 @@ def measure(
     for t in range(2):
         pipeline.upscale_batch([video[t] for video in videos], states)
     sync()
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     for t in range(2, frames + 2):
         pipeline.upscale_batch([video[t] for video in videos], states)
     sync()
     seconds = (time.perf_counter() - start) / frames
+    cpu_seconds = (time.process_time() - start_cpu) / frames
     output = f"{width * 4}x{height * 4}"
-    return Result(
-        size, output, dtype, scale, batch, seconds, peak_gib(pipeline.device), busy(pipeline.device)
-    )
+    memory = peak_gib(pipeline.device)
+    return Result(size, output, dtype, scale, batch, seconds, cpu_seconds, memory, busy(pipeline.device))
 
 
 def busy(device: torch.device) -> float | None:
@@ -172,7 +175,7 @@ def format_row(r: Result) -> str:
     busy_text = "n/a" if r.busy_percent is None else f"{r.busy_percent:.0f}%"
     return (
         f"| {r.size} | {r.output} | {r.dtype} | {flow} | {r.batch} | {r.seconds_per_frame:.3f} "
-        f"| {r.fps_total:.2f} | {r.peak_gib:.2f} | {busy_text} |"
+        f"| {r.fps_total:.2f} | {r.cpu_seconds_per_frame:.3f} | {r.peak_gib:.2f} | {busy_text} |"
     )
 
 
@@ -182,8 +185,11 @@ def print_table(results: list[Result], device: torch.device, args: argparse.Name
         f"\nStream-DiffVSR, {name}, {'tiny' if args.tiny else 'full-size'} random weights, "
         f"{args.frames} timed frames, compile={args.compile}"
     )
-    print("| size | output | dtype | flow | batch | s/frame/stream | fps total | peak GiB | GPU busy |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(
+        "| size | output | dtype | flow | batch | s/frame/stream | fps total | process CPU s/round "
+        "| peak GiB | GPU busy |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(format_row(r))
 
