@@ -54,9 +54,15 @@ class StreamDiffVSRPipeline:
         device: torch.device | str = "cpu",
         dtype: torch.dtype = torch.float32,
         num_inference_steps: int = DEFAULT_STEPS,
+        flow_batch: int | None = None,
     ) -> None:
+        """``flow_batch`` caps the rows per optical-flow call (None: all rows of a batch at once);
+        RAFT's correlation volume grows with each row, so it bounds a batch's peak memory."""
         if num_inference_steps < 1:
             raise InputError(f"num_inference_steps must be >= 1, got {num_inference_steps}")
+        if flow_batch is not None and flow_batch < 1:
+            raise InputError(f"flow_batch must be >= 1, got {flow_batch}")
+        self.flow_batch = flow_batch
         self.device = torch.device(device)
         self.dtype = dtype
         self.unet = _move(unet, self.device, dtype)
@@ -81,6 +87,7 @@ class StreamDiffVSRPipeline:
         flow_scale: float = 1.0,
         num_inference_steps: int = DEFAULT_STEPS,
         embedding_cache_dir: Path | None = None,
+        flow_batch: int | None = None,
     ) -> StreamDiffVSRPipeline:
         """Load a checkpoint folder (or hub id) and RAFT-large (file, or torchvision's weights)."""
         parts = load_components(model, embedding_cache_dir=embedding_cache_dir)
@@ -95,6 +102,7 @@ class StreamDiffVSRPipeline:
             device=device,
             dtype=dtype,
             num_inference_steps=num_inference_steps,
+            flow_batch=flow_batch,
         )
 
     @property
@@ -216,7 +224,13 @@ class StreamDiffVSRPipeline:
         previous_lr = torch.cat([lr_hr[0] for lr_hr in carried])
         previous_hr = torch.cat([lr_hr[1] for lr_hr in carried])
         current = lr if len(temporal) == len(states) else lr[temporal]
-        flow = self.flow(upsample_for_flow(current), upsample_for_flow(previous_lr))
+        chunk = self.flow_batch or len(temporal)
+        flow = torch.cat(
+            [
+                self.flow(upsample_for_flow(cur), upsample_for_flow(prev))
+                for cur, prev in zip(current.split(chunk), previous_lr.split(chunk), strict=True)
+            ]
+        )
         return backward_warp(previous_hr, flow).to(self.dtype)
 
     def _denoise(self, latents: Tensor, lr: Tensor, warped: Tensor | None, rows: Tensor | None) -> Tensor:

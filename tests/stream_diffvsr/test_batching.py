@@ -154,3 +154,35 @@ def test_a_failure_inside_the_model_moves_no_state(pipeline: StreamDiffVSRPipeli
     pipeline.flow = flow
     retried = pipeline.upscale_batch([frames[1], frames[1]], states)
     assert max_difference(unbatched(pipeline, frames, 1)[1:], retried[:1]) <= TOLERANCE
+
+
+def test_flow_batch_bounds_the_rows_per_flow_call(pipeline: StreamDiffVSRPipeline) -> None:
+    frames = [random_frames(2, seed=s) for s in (11, 12, 13)]
+    whole = [pipeline.new_state(seed=s) for s in (1, 2, 3)]
+    pipeline.upscale_batch([f[0] for f in frames], whole)
+    expected = pipeline.upscale_batch([f[1] for f in frames], whole)
+    rows: list[int] = []
+    chunked = StreamDiffVSRPipeline(
+        pipeline.unet,
+        pipeline.controlnet,
+        pipeline.vae,
+        pipeline.scheduler,
+        pipeline.prompt_embeds,
+        lambda current, previous: rows.append(current.shape[0]) or pipeline.flow(current, previous),
+        flow_batch=2,
+    )
+    states = [chunked.new_state(seed=s) for s in (1, 2, 3)]
+    chunked.upscale_batch([f[0] for f in frames], states)
+    actual = chunked.upscale_batch([f[1] for f in frames], states)
+    assert rows == [2, 1]
+    assert max_difference(expected, actual) <= TOLERANCE
+    with pytest.raises(InputError, match="flow_batch"):
+        StreamDiffVSRPipeline(
+            pipeline.unet,
+            pipeline.controlnet,
+            pipeline.vae,
+            pipeline.scheduler,
+            pipeline.prompt_embeds,
+            pipeline.flow,
+            flow_batch=0,
+        )
