@@ -111,11 +111,12 @@ def test_gpu_streams_run_sessions_together_with_their_single_stream_results(
     batched = StreamDiffVSREnhancer(**weights, device="cpu", dtype="float32", gpu_streams=2, batch_wait_s=30)
     videos = [frames(2), [np.ascontiguousarray(f[::-1]) for f in frames(2)]]
     outputs: list[list[np.ndarray]] = [[], []]
+    # Both open before either enhances: a session alone when its first frame arrives runs alone.
+    sessions = [batched.open_session(IN_SIZE, OUT_SIZE) for _ in videos]
 
     def enhance(index: int) -> None:
-        session = batched.open_session(IN_SIZE, OUT_SIZE)
-        outputs[index].extend(session.enhance(f) for f in videos[index])
-        session.close()
+        outputs[index].extend(sessions[index].enhance(f) for f in videos[index])
+        sessions[index].close()
 
     threads = [threading.Thread(target=enhance, args=(i,)) for i in range(2)]
     for thread in threads:
