@@ -11,7 +11,8 @@ other processes (with ``--threads 1``, wall time minus waiting for a core).
 
     python benchmarks/model.py --device cuda                       # the real benchmark
     python benchmarks/model.py --tiny                              # CPU smoke test, tiny models
-    python benchmarks/model.py --tiny --dtypes float32 --flow-scales 1.0 --batch-sizes 1,4
+    python benchmarks/model.py --tiny --sizes tiny-s --dtypes float32 --flow-scales 1.0 \
+        --threads 1 --frames 2 --batch-sizes 1,2,4,8,16            # the CPU figures of ADR 0006
 
 Output sizes: 720p = 320x180 in -> 1280x720 out; "1080p" = 480x268 in -> 1920x1072 out (the
 reference rounds 270 down to a multiple of 4). Peak memory is torch's peak allocation on CUDA,
@@ -71,7 +72,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--sizes", default=None, help="comma list from " + ",".join(SIZES))
     parser.add_argument("--dtypes", default="float32,float16,bfloat16")
     parser.add_argument("--flow-scales", default="1.0,0.25", help="1.0 = reference full-res RAFT")
-    parser.add_argument("--batch-sizes", default="1,2,4,8,16", help="streams per forward pass")
+    parser.add_argument(
+        "--batch-sizes", default=None, help="streams per forward pass (default 1,2,4,8,16; --tiny: 1,4)"
+    )
+    parser.add_argument("--flow-batch", type=int, default=None, help="rows per RAFT call (default all)")
     parser.add_argument("--frames", type=int, default=5, help="timed frames after 2 warm-up frames")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: default)")
     parser.add_argument("--compile", action="store_true", help="torch.compile UNet and ControlNet")
@@ -100,14 +104,19 @@ def main() -> None:
                 RaftFlow(raft, flow_scale=scale),
                 device=device,
                 dtype=DTYPES[dtype_name],
+                flow_batch=args.flow_batch,
             )
             if args.compile:
                 pipeline.enable_compile()
             for size in sizes:
-                for batch in (int(b) for b in args.batch_sizes.split(",")):
+                for batch in batch_sizes(args):
                     results.append(measure(pipeline, size, dtype_name, scale, batch, args.frames))
                     print(format_row(results[-1]), flush=True)
     print_table(results, device, args)
+
+
+def batch_sizes(args: argparse.Namespace) -> list[int]:
+    return [int(b) for b in (args.batch_sizes or ("1,4" if args.tiny else "1,2,4,8,16")).split(",")]
 
 
 def build(tiny: bool, device: torch.device) -> tuple[DenoisingModels, int]:
