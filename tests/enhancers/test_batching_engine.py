@@ -84,7 +84,7 @@ def test_sessions_are_batched_and_each_gets_its_unbatched_video(
     started = time.monotonic()
     outputs = run_in_threads(list(zip(sessions, videos, strict=True)))
     # All open sessions gathered each round; closed ones are not waited for.
-    assert engine.batch_sizes == [3, 2, 1]
+    assert list(engine.batch_sizes) == [3, 2, 1]
     assert time.monotonic() - started < LONG_WAIT_S
     for frames, seed, out in zip(videos, (11, 12, 13), outputs, strict=True):
         expected = [tensor_to_frame(t) for t in alone(pipeline, frames, seed)]
@@ -99,7 +99,7 @@ def test_a_lone_session_does_not_wait(engine: BatchingEngine) -> None:
     for frame in video(2, seed=4):
         assert session.enhance(frame).shape == (48, 80, 3)
     assert time.monotonic() - started < LONG_WAIT_S
-    assert engine.batch_sizes == [1, 1]
+    assert list(engine.batch_sizes) == [1, 1]
 
 
 def test_a_bad_frame_fails_only_its_session(engine: BatchingEngine) -> None:
@@ -129,7 +129,7 @@ def test_a_failed_batch_is_retried_row_by_row(
         outputs = run_in_threads(list(zip(sessions, videos, strict=True)))
     finally:
         engine.close()
-    assert engine.batch_sizes == [2, 1, 1]  # frame 0 batched; frame 1 failed as a batch
+    assert list(engine.batch_sizes) == [2, 1, 1]  # frame 0 batched; frame 1 failed as a batch
     for frames, seed, out in zip(videos, (1, 2), outputs, strict=True):
         expected = [tensor_to_frame(t) for t in alone(pipeline, frames, seed)]
         assert all(

@@ -123,7 +123,7 @@ def test_gpu_streams_run_sessions_together_with_their_single_stream_results(
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-    assert batched.engine is not None and batched.engine.batch_sizes == [2, 2]
+    assert batched.engine is not None and list(batched.engine.batch_sizes) == [2, 2]
     batched.engine.close()
     for video, out in zip(videos, outputs, strict=True):
         single = enhancer.open_session(IN_SIZE, OUT_SIZE)

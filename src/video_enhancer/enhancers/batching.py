@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ from video_enhancer.enhancers.base import EnhancerError, Frame, Size
 
 DEFAULT_MAX_BATCH = 8
 DEFAULT_MAX_WAIT_S = 0.05
+# Sizes of the latest forward passes kept for inspection; older ones are dropped.
+BATCH_HISTORY = 1024
 
 
 @dataclass
@@ -60,8 +63,8 @@ class BatchingEngine:
         self.pipeline = pipeline
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s
-        self.batch_sizes: list[int] = []
-        """Rows of every forward pass so far (for tests and metrics)."""
+        self.batch_sizes: deque[int] = deque(maxlen=BATCH_HISTORY)
+        """Rows of the latest forward passes (for tests and metrics)."""
         self._open: set[BatchedSession] = set()
         self._pending: list[_Request] = []
         self._stopping = False
@@ -100,8 +103,15 @@ class BatchingEngine:
             self._condition.notify_all()
 
     def _run(self) -> None:
-        while batch := self._gather():
-            self._enhance(batch)
+        try:
+            while batch := self._gather():
+                self._enhance(batch)
+        finally:  # whatever ends the loop, no caller is left waiting for ever
+            with self._condition:
+                self._stopping = True
+                orphans, self._pending = self._pending, []
+            for request in orphans:
+                request.result.set_exception(EnhancerError("The batching engine stopped."))
 
     def _gather(self) -> list[_Request]:
         """The next batch: wait for a first request, then briefly for the other open sessions."""
