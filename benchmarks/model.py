@@ -1,11 +1,18 @@
-"""Stream-DiffVSR speed and memory: seconds per output frame and peak memory.
+"""Stream-DiffVSR speed and memory per batch size: seconds per frame per stream, fps, memory.
 
-Full-size models with random weights (timing does not depend on weight values), one streamed
-video per configuration: frame 0 and 1 warm up, then ``--frames`` steady-state frames (flow +
-warp + 4 x (ControlNet + UNet) + temporal decode) are timed.
+Full-size models with random weights (timing does not depend on weight values). For each batch
+size B, B independent streams run as one batch (``upscale_batch``): frames 0 and 1 warm up,
+then ``--frames`` steady-state rounds (flow + warp + 4 x (ControlNet + UNet) + temporal decode
+for all B rows) are timed. "s/frame/stream" is the time of one round (what each stream waits
+per output frame); "fps total" is B frames per round; "GPU busy" is the device's utilisation
+sampled after the timed rounds (CUDA with pynvml only). "process CPU s/round" is the CPU time the
+process spent per round: on a shared CPU it is the figure that does not depend on the load of
+other processes (with ``--threads 1``, wall time minus waiting for a core).
 
     python benchmarks/model.py --device cuda                       # the real benchmark
     python benchmarks/model.py --tiny                              # CPU smoke test, tiny models
+    python benchmarks/model.py --tiny --sizes tiny-s --dtypes float32 --flow-scales 1.0 \
+        --threads 1 --frames 2 --batch-sizes 1,2,4,8,16            # the CPU figures of ADR 0009
 
 Output sizes: 720p = 320x180 in -> 1280x720 out; "1080p" = 480x268 in -> 1920x1072 out (the
 reference rounds 270 down to a multiple of 4). Peak memory is torch's peak allocation on CUDA,
@@ -45,8 +52,15 @@ class Result:
     output: str
     dtype: str
     flow_scale: float
+    batch: int
     seconds_per_frame: float
+    cpu_seconds_per_frame: float
     peak_gib: float
+    busy_percent: float | None
+
+    @property
+    def fps_total(self) -> float:
+        return self.batch / self.seconds_per_frame
 
 
 def parse_args() -> argparse.Namespace:
@@ -58,6 +72,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--sizes", default=None, help="comma list from " + ",".join(SIZES))
     parser.add_argument("--dtypes", default="float32,float16,bfloat16")
     parser.add_argument("--flow-scales", default="1.0,0.25", help="1.0 = reference full-res RAFT")
+    parser.add_argument(
+        "--batch-sizes", default=None, help="streams per forward pass (default 1,2,4,8,16; --tiny: 1,4)"
+    )
+    parser.add_argument("--flow-batch", type=int, default=None, help="rows per RAFT call (default all)")
     parser.add_argument("--frames", type=int, default=5, help="timed frames after 2 warm-up frames")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: default)")
     parser.add_argument("--compile", action="store_true", help="torch.compile UNet and ControlNet")
@@ -86,13 +104,19 @@ def main() -> None:
                 RaftFlow(raft, flow_scale=scale),
                 device=device,
                 dtype=DTYPES[dtype_name],
+                flow_batch=args.flow_batch,
             )
             if args.compile:
                 pipeline.enable_compile()
             for size in sizes:
-                results.append(measure(pipeline, size, dtype_name, scale, args.frames))
-                print(format_row(results[-1]), flush=True)
+                for batch in batch_sizes(args):
+                    results.append(measure(pipeline, size, dtype_name, scale, batch, args.frames))
+                    print(format_row(results[-1]), flush=True)
     print_table(results, device, args)
+
+
+def batch_sizes(args: argparse.Namespace) -> list[int]:
+    return [int(b) for b in (args.batch_sizes or ("1,4" if args.tiny else "1,2,4,8,16")).split(",")]
 
 
 def build(tiny: bool, device: torch.device) -> tuple[DenoisingModels, int]:
@@ -102,21 +126,39 @@ def build(tiny: bool, device: torch.device) -> tuple[DenoisingModels, int]:
     return build_published_models(device), 1024
 
 
-def measure(pipeline: StreamDiffVSRPipeline, size: str, dtype: str, scale: float, frames: int) -> Result:
+def measure(
+    pipeline: StreamDiffVSRPipeline, size: str, dtype: str, scale: float, batch: int, frames: int
+) -> Result:
     height, width = SIZES[size]
-    video = [f.to(pipeline.device) for f in random_frames(frames + 2, height, width)]
-    state = pipeline.new_state(seed=0)
+    videos = [
+        [f.to(pipeline.device) for f in random_frames(frames + 2, height, width, seed=row)]
+        for row in range(batch)
+    ]
+    states = [pipeline.new_state(seed=row) for row in range(batch)]
     sync = synchronizer(pipeline.device)
     reset_peak(pipeline.device)
-    for frame in video[:2]:
-        pipeline.upscale_frame(frame, state)
+    for t in range(2):
+        pipeline.upscale_batch([video[t] for video in videos], states)
     sync()
-    start = time.perf_counter()
-    for frame in video[2:]:
-        pipeline.upscale_frame(frame, state)
+    start, start_cpu = time.perf_counter(), time.process_time()
+    for t in range(2, frames + 2):
+        pipeline.upscale_batch([video[t] for video in videos], states)
     sync()
     seconds = (time.perf_counter() - start) / frames
-    return Result(size, f"{width * 4}x{height * 4}", dtype, scale, seconds, peak_gib(pipeline.device))
+    cpu_seconds = (time.process_time() - start_cpu) / frames
+    output = f"{width * 4}x{height * 4}"
+    memory = peak_gib(pipeline.device)
+    return Result(size, output, dtype, scale, batch, seconds, cpu_seconds, memory, busy(pipeline.device))
+
+
+def busy(device: torch.device) -> float | None:
+    """GPU utilisation over the last sample period, where the driver can tell."""
+    if device.type != "cuda":
+        return None
+    try:
+        return float(torch.cuda.utilization(device))
+    except Exception:  # pynvml missing or no NVML: not measurable here
+        return None
 
 
 def synchronizer(device: torch.device) -> Callable[[], None]:
@@ -139,7 +181,11 @@ def peak_gib(device: torch.device) -> float:
 
 def format_row(r: Result) -> str:
     flow = "full (reference)" if r.flow_scale == 1.0 else f"x{r.flow_scale:g} (non-ref)"
-    return f"| {r.size} | {r.output} | {r.dtype} | {flow} | {r.seconds_per_frame:.3f} | {r.peak_gib:.2f} |"
+    busy_text = "n/a" if r.busy_percent is None else f"{r.busy_percent:.0f}%"
+    return (
+        f"| {r.size} | {r.output} | {r.dtype} | {flow} | {r.batch} | {r.seconds_per_frame:.3f} "
+        f"| {r.fps_total:.2f} | {r.cpu_seconds_per_frame:.3f} | {r.peak_gib:.2f} | {busy_text} |"
+    )
 
 
 def print_table(results: list[Result], device: torch.device, args: argparse.Namespace) -> None:
@@ -148,8 +194,11 @@ def print_table(results: list[Result], device: torch.device, args: argparse.Name
         f"\nStream-DiffVSR, {name}, {'tiny' if args.tiny else 'full-size'} random weights, "
         f"{args.frames} timed frames, compile={args.compile}"
     )
-    print("| size | output | dtype | flow | s/frame | peak GiB |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| size | output | dtype | flow | batch | s/frame/stream | fps total | process CPU s/round "
+        "| peak GiB | GPU busy |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(format_row(r))
 

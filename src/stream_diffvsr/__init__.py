@@ -7,6 +7,11 @@ Typical use::
     for frame in frames:                      # (1, 3, h, w) float tensors in [-1, 1]
         output = pipeline.upscale_frame(frame, state)
     saved = state.to_bytes()                  # resume later with StreamState.from_bytes(saved)
+
+Several videos at once, one forward pass per frame size (streams join and leave at any frame)::
+
+    states = [pipeline.new_state(seed=s) for s in seeds]
+    outputs = pipeline.upscale_batch([next_frame(v) for v in videos], states)
 """
 
 from .autoencoder import TemporalAutoencoderTiny

@@ -6,7 +6,9 @@ The module tree and parameter names match the published ``vae/`` checkpoint exac
 
 Temporal features are passed explicitly to :meth:`TemporalAutoencoderTiny.decode` instead of
 being stored on the blocks: nothing survives between calls, which keeps streaming state small
-and makes every decode a pure function of its inputs.
+and makes every decode a pure function of its inputs. In a batch of independent streams only
+some rows may have a previous frame (a stream at its frame 0 has none): ``temporal_rows`` names
+the rows the features belong to, and the other rows decode exactly as without features.
 """
 
 from __future__ import annotations
@@ -62,10 +64,14 @@ class TemporalAutoencoderTinyBlock(nn.Module):
             nn.Conv1d(out_channels, out_channels, kernel_size=3, padding=1),
         )
 
-    def forward(self, x: Tensor, previous: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, previous: Tensor | None = None, rows: Tensor | None = None) -> Tensor:
+        """``previous`` holds features for every row of ``x``, or only for ``rows`` when given."""
         branch = self.conv(x)
-        if previous is not None:
+        if previous is not None and rows is None:
             branch = branch + TEMPORAL_RESIDUAL_SCALE * self.temporal_fusion(branch, previous)
+        elif previous is not None:
+            fused = TEMPORAL_RESIDUAL_SCALE * self.temporal_fusion(branch[rows], previous)
+            branch = branch.index_add(0, rows, fused)
         return self.fuse(branch + self.skip(x))
 
     def temporal_fusion(self, current: Tensor, previous: Tensor) -> Tensor:
@@ -157,7 +163,12 @@ class TemporalDecoderTiny(nn.Module):
     def num_temporal_blocks(self) -> int:
         return sum(isinstance(layer, TemporalAutoencoderTinyBlock) for layer in self.layers)
 
-    def forward(self, latents: Tensor, temporal_features: Sequence[Tensor] | None = None) -> Tensor:
+    def forward(
+        self,
+        latents: Tensor,
+        temporal_features: Sequence[Tensor] | None = None,
+        temporal_rows: Tensor | None = None,
+    ) -> Tensor:
         if temporal_features is not None and len(temporal_features) != self.num_temporal_blocks:
             raise ValueError(
                 f"expected {self.num_temporal_blocks} temporal features, got {len(temporal_features)}"
@@ -168,7 +179,7 @@ class TemporalDecoderTiny(nn.Module):
         for layer in self.layers:
             if isinstance(layer, TemporalAutoencoderTinyBlock):
                 previous = None if temporal_features is None else temporal_features[block]
-                x = layer(x, previous)
+                x = layer(x, previous, temporal_rows)
                 block += 1
             else:
                 x = layer(x)
@@ -232,8 +243,14 @@ class TemporalAutoencoderTiny(ModelMixin, ConfigMixin):  # type: ignore[misc]  #
     def encode(self, image: Tensor) -> Tensor:
         return self.encoder(image)
 
-    def decode(self, latents: Tensor, temporal_features: Sequence[Tensor] | None = None) -> Tensor:
-        return self.decoder(latents / self.config["scaling_factor"], temporal_features)
+    def decode(
+        self,
+        latents: Tensor,
+        temporal_features: Sequence[Tensor] | None = None,
+        temporal_rows: Tensor | None = None,
+    ) -> Tensor:
+        """Decode latents; ``temporal_rows`` (indices) says which rows the features belong to."""
+        return self.decoder(latents / self.config["scaling_factor"], temporal_features, temporal_rows)
 
     def forward(self, latents: Tensor, previous_frame: Tensor | None = None) -> Tensor:
         features = None if previous_frame is None else self.temporal_features(previous_frame)

@@ -25,7 +25,7 @@ RAFT_ITERATIONS = 12
 
 
 class FlowEstimator(Protocol):
-    """Maps (current, previous) images (1, 3, H, W) in [-1, 1] to a flow (1, 2, H, W) in pixels.
+    """Maps (current, previous) images (B, 3, H, W) in [-1, 1] to flows (B, 2, H, W) in pixels.
 
     For each pixel of ``current``, the flow points to where it came from in ``previous``.
     """

@@ -9,13 +9,18 @@ Per frame t (reference algorithm):
 4. decode with the tiny autoencoder, its TPMs fed by encoder features of the warped frame (t > 0);
 5. store LR_t and the unclamped output in the state.
 
+Several independent streams run as one batch (:meth:`StreamDiffVSRPipeline.upscale_batch`):
+each row keeps its own state, and rows at frame 0 skip flow, ControlNet and the temporal
+decoder exactly as an unbatched frame 0 does (the ControlNet runs on the other rows only and
+its residuals are zero for these rows, which adds nothing).
+
 Memory is constant in video length: the state holds two frames. UNet, ControlNet and
 autoencoder run in the chosen dtype; flow, warp and the scheduler arithmetic stay in float32.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -49,9 +54,15 @@ class StreamDiffVSRPipeline:
         device: torch.device | str = "cpu",
         dtype: torch.dtype = torch.float32,
         num_inference_steps: int = DEFAULT_STEPS,
+        flow_batch: int | None = None,
     ) -> None:
+        """``flow_batch`` caps the rows per optical-flow call (None: all rows of a batch at once);
+        RAFT's correlation volume grows with each row, so it bounds a batch's peak memory."""
         if num_inference_steps < 1:
             raise InputError(f"num_inference_steps must be >= 1, got {num_inference_steps}")
+        if flow_batch is not None and flow_batch < 1:
+            raise InputError(f"flow_batch must be >= 1, got {flow_batch}")
+        self.flow_batch = flow_batch
         self.device = torch.device(device)
         self.dtype = dtype
         self.unet = _move(unet, self.device, dtype)
@@ -76,6 +87,7 @@ class StreamDiffVSRPipeline:
         flow_scale: float = 1.0,
         num_inference_steps: int = DEFAULT_STEPS,
         embedding_cache_dir: Path | None = None,
+        flow_batch: int | None = None,
     ) -> StreamDiffVSRPipeline:
         """Load a checkpoint folder (or hub id) and RAFT-large (file, or torchvision's weights)."""
         parts = load_components(model, embedding_cache_dir=embedding_cache_dir)
@@ -90,6 +102,7 @@ class StreamDiffVSRPipeline:
             device=device,
             dtype=dtype,
             num_inference_steps=num_inference_steps,
+            flow_batch=flow_batch,
         )
 
     @property
@@ -128,16 +141,75 @@ class StreamDiffVSRPipeline:
     @torch.no_grad()
     def upscale_frame(self, lr_frame: Tensor, state: StreamState, latents: Tensor | None = None) -> Tensor:
         """Return the unclamped x4 output (1, 3, 4h, 4w) in [-1, 1] and advance ``state``."""
-        self.check_inputs(lr_frame, state, latents)
-        lr = lr_frame.to(self.device, torch.float32)
-        initial = self._initial_latents(lr, state, latents)
-        warped = self._warped_previous(lr, state) if state.has_previous else None
-        final_latents = self._denoise(initial, lr, warped)
+        return self.upscale_batch([lr_frame], [state], [latents])[0]
+
+    @torch.no_grad()
+    def upscale_batch(
+        self,
+        lr_frames: Sequence[Tensor],
+        states: Sequence[StreamState],
+        latents: Sequence[Tensor | None] | None = None,
+    ) -> list[Tensor]:
+        """Upscale the next frame of several independent streams; advance each stream's state.
+
+        Row i is frame ``lr_frames[i]`` of the stream whose state is ``states[i]``. Streams may
+        be at any frame index (frame 0 and later ones mix) and of different sizes: streams of
+        one size run as one forward pass. Each output equals that stream's unbatched output up
+        to float rounding. Every input is checked before any state moves, and a call that
+        fails (out of memory, say) leaves every state as it found it.
+        """
+        noise = self.check_batch(lr_frames, states, latents)
+        checkpoints = [state.checkpoint() for state in states]
+        outputs: dict[int, Tensor] = {}
+        try:
+            for rows in rows_by_size(lr_frames):
+                group = self._upscale_group(
+                    [lr_frames[i] for i in rows], [states[i] for i in rows], [noise[i] for i in rows]
+                )
+                outputs.update(zip(rows, group, strict=True))
+        except BaseException:  # out of memory, say: every stream can retry this frame as if new
+            for state, checkpoint in zip(states, checkpoints, strict=True):
+                state.rollback(checkpoint)
+            raise
+        return [outputs[i] for i in range(len(lr_frames))]
+
+    def check_batch(
+        self,
+        lr_frames: Sequence[Tensor],
+        states: Sequence[StreamState],
+        latents: Sequence[Tensor | None] | None,
+    ) -> list[Tensor | None]:
+        """Check every row (see :meth:`check_inputs`); return the per-row latents."""
+        noise: list[Tensor | None] = list(latents) if latents is not None else [None] * len(lr_frames)
+        if not len(lr_frames) == len(states) == len(noise):
+            raise InputError(
+                f"a batch needs one state and one latent per frame: got {len(lr_frames)} frames, "
+                f"{len(states)} states, {len(noise)} latents"
+            )
+        if len({id(state) for state in states}) != len(states):
+            raise StateError("a stream appears twice in one batch; each row needs its own state")
+        for frame, state, initial in zip(lr_frames, states, noise, strict=True):
+            self.check_inputs(frame, state, initial)
+        return noise
+
+    def _upscale_group(
+        self, lr_frames: list[Tensor], states: list[StreamState], latents: list[Tensor | None]
+    ) -> list[Tensor]:
+        """One forward pass for streams of one frame size."""
+        lr = torch.cat([frame.to(self.device, torch.float32) for frame in lr_frames])
+        rows = zip(lr.split(1), states, latents, strict=True)
+        initial = torch.cat([self._initial_latents(row, state, z) for row, state, z in rows])
+        temporal = [i for i, state in enumerate(states) if state.has_previous]
+        subset = None if len(temporal) == len(states) else torch.tensor(temporal, device=self.device)
+        warped = self._warped_previous(lr, states, temporal) if temporal else None
+        final_latents = self._denoise(initial, lr, warped, subset)
         features = None if warped is None else self.vae.temporal_features(warped)
-        output = self.vae.decode(final_latents.to(self.dtype), features)
-        state.previous_lr, state.previous_hr = lr, output
-        state.frame_index += 1
-        return output
+        output = self.vae.decode(final_latents.to(self.dtype), features, subset)
+        per_stream = _split_rows(output)
+        for state, frame_lr, frame_out in zip(states, _split_rows(lr), per_stream, strict=True):
+            state.previous_lr, state.previous_hr = frame_lr, frame_out
+            state.frame_index += 1
+        return per_stream
 
     def _initial_latents(self, lr: Tensor, state: StreamState, latents: Tensor | None) -> Tensor:
         if latents is not None:
@@ -146,22 +218,32 @@ class StreamDiffVSRPipeline:
         # Drawn on the CPU so a seed gives the same frames on every device.
         return torch.randn(shape, generator=state.generator).to(self.device)
 
-    def _warped_previous(self, lr: Tensor, state: StreamState) -> Tensor:
-        """Previous unclamped output warped onto the current frame, in the model dtype."""
-        assert state.previous_lr is not None and state.previous_hr is not None
-        flow = self.flow(upsample_for_flow(lr), upsample_for_flow(state.previous_lr))
-        return backward_warp(state.previous_hr, flow).to(self.dtype)
+    def _warped_previous(self, lr: Tensor, states: list[StreamState], temporal: list[int]) -> Tensor:
+        """Previous unclamped outputs of the ``temporal`` rows warped onto their current frames."""
+        carried = [_carried(states[i]) for i in temporal]
+        previous_lr = torch.cat([lr_hr[0] for lr_hr in carried])
+        previous_hr = torch.cat([lr_hr[1] for lr_hr in carried])
+        current = lr if len(temporal) == len(states) else lr[temporal]
+        chunk = self.flow_batch or len(temporal)
+        flow = torch.cat(
+            [
+                self.flow(upsample_for_flow(cur), upsample_for_flow(prev))
+                for cur, prev in zip(current.split(chunk), previous_lr.split(chunk), strict=True)
+            ]
+        )
+        return backward_warp(previous_hr, flow).to(self.dtype)
 
-    def _denoise(self, latents: Tensor, lr: Tensor, warped: Tensor | None) -> Tensor:
+    def _denoise(self, latents: Tensor, lr: Tensor, warped: Tensor | None, rows: Tensor | None) -> Tensor:
         lr_model = lr.to(self.dtype)
+        prompt = self.prompt_embeds.expand(lr.shape[0], -1, -1)
         for t in self.scheduler.timesteps:
             model_input = torch.cat([latents.to(self.dtype), lr_model], dim=1)
             timestep = t.to(self.device)
-            residuals = self._control_residuals(model_input, timestep, warped)
+            residuals = self._control_residuals(model_input, timestep, warped, rows)
             velocity = self._unet_call(
                 model_input,
                 timestep,
-                encoder_hidden_states=self.prompt_embeds,
+                encoder_hidden_states=prompt,
                 return_dict=False,
                 **residuals,
             )[0]
@@ -170,20 +252,52 @@ class StreamDiffVSRPipeline:
         return latents
 
     def _control_residuals(
-        self, model_input: Tensor, timestep: Tensor, warped: Tensor | None
+        self, model_input: Tensor, timestep: Tensor, warped: Tensor | None, rows: Tensor | None
     ) -> dict[str, Any]:
-        if warped is None:  # frame 0: no temporal guidance
+        """ControlNet residuals for the rows with a previous frame; zeros (a no-op) for the rest."""
+        if warped is None:  # frame 0 everywhere: no temporal guidance
             return {}
+        subset = model_input if rows is None else model_input[rows]
         down, mid = self._controlnet_call(
-            model_input,
+            subset,
             timestep,
-            encoder_hidden_states=self.prompt_embeds,
+            encoder_hidden_states=self.prompt_embeds.expand(subset.shape[0], -1, -1),
             controlnet_cond=warped,
             conditioning_scale=1.0,
             guess_mode=False,
             return_dict=False,
         )
+        if rows is not None:
+            batch = model_input.shape[0]
+            down, mid = [_scatter_rows(r, rows, batch) for r in down], _scatter_rows(mid, rows, batch)
         return {"down_block_additional_residuals": down, "mid_block_additional_residual": mid}
+
+
+def rows_by_size(frames: Sequence[Tensor]) -> list[list[int]]:
+    """Row indices grouped by frame size, in order of first appearance."""
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for index, frame in enumerate(frames):
+        groups.setdefault(tuple(frame.shape[-2:]), []).append(index)
+    return list(groups.values())
+
+
+def _carried(state: StreamState) -> tuple[Tensor, Tensor]:
+    """The previous low-res frame and output of a stream past its frame 0."""
+    assert state.previous_lr is not None and state.previous_hr is not None
+    return state.previous_lr, state.previous_hr
+
+
+def _split_rows(batch: Tensor) -> list[Tensor]:
+    """One (1, ...) tensor per row; copies so a stream's state does not pin the whole batch."""
+    if batch.shape[0] == 1:
+        return [batch]
+    return [row.clone() for row in batch.split(1)]
+
+
+def _scatter_rows(values: Tensor, rows: Tensor, batch: int) -> Tensor:
+    """A (batch, ...) tensor holding ``values`` at ``rows`` and zeros elsewhere."""
+    full = values.new_zeros((batch, *values.shape[1:]))
+    return full.index_copy(0, rows, values)
 
 
 def _move(model: Any, device: torch.device, dtype: torch.dtype) -> Any:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import torch
 from safetensors.torch import load as load_safetensors
@@ -34,6 +35,13 @@ def seeded_generator(seed: int | None) -> torch.Generator:
     return generator
 
 
+class StateCheckpoint(NamedTuple):
+    generator_state: Tensor
+    frame_index: int
+    previous_lr: Tensor | None
+    previous_hr: Tensor | None
+
+
 @dataclass
 class StreamState:
     """Mutable per-video state; :meth:`StreamDiffVSRPipeline.upscale_frame` advances it."""
@@ -52,6 +60,17 @@ class StreamState:
     @property
     def has_previous(self) -> bool:
         return self.previous_lr is not None and self.previous_hr is not None
+
+    def checkpoint(self) -> StateCheckpoint:
+        """What :meth:`rollback` needs to undo a frame that failed half-way (noise drawn, say)."""
+        return StateCheckpoint(
+            self.generator.get_state(), self.frame_index, self.previous_lr, self.previous_hr
+        )
+
+    def rollback(self, checkpoint: StateCheckpoint) -> None:
+        self.generator.set_state(checkpoint.generator_state)
+        self.frame_index = checkpoint.frame_index
+        self.previous_lr, self.previous_hr = checkpoint.previous_lr, checkpoint.previous_hr
 
     def to_bytes(self) -> bytes:
         tensors = {"generator": self.generator.get_state()}

@@ -165,6 +165,12 @@ class Settings(BaseSettings):
 
     # Worker and model
     worker_concurrency: int = Field(1, description="Jobs a worker process runs at once (one per GPU).")
+    worker_gpu_streams: int = Field(
+        1,
+        ge=1,
+        description="Jobs a stream-diffvsr worker runs at once on its device, batched frame by frame "
+        "through one model thread (1: one job at a time, no batching).",
+    )
     worker_id: str | None = Field(None, description="Worker name in leases and logs (default: host and pid).")
     worker_metrics_port: int = Field(9100, description="Port of the worker's /metrics, /healthz and /readyz.")
     worker_metrics_host: str = Field(
@@ -322,6 +328,12 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
     @property
+    def job_slots(self) -> int:
+        """Jobs one worker process runs at once: batched GPU streams run one job each."""
+        streams = self.worker_gpu_streams if self.resolved_enhancer == "stream-diffvsr" else 1
+        return max(self.worker_concurrency, streams)
+
+    @property
     def resolved_enhancer(self) -> str:
         return self.enhancer_choice().name
 
@@ -339,6 +351,7 @@ class Settings(BaseSettings):
             flow_weights=self.flow_weights,
             device=self.model_device,
             dtype=self.model_dtype,
+            gpu_streams=self.worker_gpu_streams,
         )
 
 

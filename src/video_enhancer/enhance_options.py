@@ -44,6 +44,8 @@ class StreamDiffVSROptions:
     flow_weights: Path | None = None
     device: str = "auto"
     dtype: ModelDtype = "float16"
+    gpu_streams: int = 1
+    """Jobs whose frames share the model's forward passes (`VE_WORKER_GPU_STREAMS`)."""
 
     @property
     def has_weights(self) -> bool:

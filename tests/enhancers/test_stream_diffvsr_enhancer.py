@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,13 +29,15 @@ def one_cpu_thread() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def enhancer(tmp_path_factory: pytest.TempPathFactory) -> StreamDiffVSREnhancer:
+def weights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("stream-diffvsr")
     checkpoint = write_tiny_checkpoint(folder / "model")
-    raft = write_random_raft_weights(folder / "raft.pth")
-    loaded = get_enhancer(
-        "stream-diffvsr", model_path=checkpoint, flow_weights=raft, device="cpu", dtype="float32"
-    )
+    return {"model_path": checkpoint, "flow_weights": write_random_raft_weights(folder / "raft.pth")}
+
+
+@pytest.fixture(scope="module")
+def enhancer(weights: dict[str, Path]) -> StreamDiffVSREnhancer:
+    loaded = get_enhancer("stream-diffvsr", **weights, device="cpu", dtype="float32")
     assert isinstance(loaded, StreamDiffVSREnhancer)
     return loaded
 
@@ -100,3 +103,31 @@ def test_missing_weights_make_it_unavailable(tmp_path: Path) -> None:
         StreamDiffVSREnhancer(model_path=tmp_path / "nothing-here", device="cpu")
     with pytest.raises(EnhancerUnavailableError):
         StreamDiffVSREnhancer(device="cpu")
+
+
+def test_gpu_streams_run_sessions_together_with_their_single_stream_results(
+    enhancer: StreamDiffVSREnhancer, weights: dict[str, Path]
+) -> None:
+    batched = StreamDiffVSREnhancer(**weights, device="cpu", dtype="float32", gpu_streams=2, batch_wait_s=30)
+    videos = [frames(2), [np.ascontiguousarray(f[::-1]) for f in frames(2)]]
+    outputs: list[list[np.ndarray]] = [[], []]
+    # Both open before either enhances: a session alone when its first frame arrives runs alone.
+    sessions = [batched.open_session(IN_SIZE, OUT_SIZE) for _ in videos]
+
+    def enhance(index: int) -> None:
+        outputs[index].extend(sessions[index].enhance(f) for f in videos[index])
+        sessions[index].close()
+
+    threads = [threading.Thread(target=enhance, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert batched.engine is not None and list(batched.engine.batch_sizes) == [2, 2]
+    batched.engine.close()
+    for video, out in zip(videos, outputs, strict=True):
+        single = enhancer.open_session(IN_SIZE, OUT_SIZE)
+        expected = [single.enhance(f) for f in video]
+        assert len(out) == len(expected)
+        for e, a in zip(expected, out, strict=True):
+            assert np.abs(e.astype(int) - a.astype(int)).max() <= 1

@@ -2,7 +2,7 @@
 
 Every body on the wire is camelCase (``accessToken``, ``minutesRemaining``, ``progressPercent``):
 response models derive from `CamelModel`, request bodies from `CamelRequest`, which accepts only
-the documented camelCase names (see docs/adr/0006-camelcase-api-contract.md).
+the documented camelCase names (see docs/adr/0007-camelcase-api-contract.md).
 
 Every error the API returns has the shape ``{"error": {"code": "...", "message": "..."}}`` (see
 `video_enhancer.app`), with `code` one of `ErrorCode`. Routes declare the statuses they can answer

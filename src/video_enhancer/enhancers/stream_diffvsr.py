@@ -5,8 +5,11 @@ session owns a :class:`stream_diffvsr.StreamState`, whose bytes are what the pip
 beside every segment. A resumed session therefore continues the video exactly as if it had
 never stopped (same previous frame, same previous output, same noise stream).
 
-Sessions of one enhancer must not run concurrently (the models are shared); the worker runs
-one enhancement thread per enhancer.
+With ``gpu_streams == 1`` sessions of one enhancer must not run concurrently (the models are
+shared); the worker runs one job at a time. With ``gpu_streams > 1`` every session goes through
+one :class:`~video_enhancer.enhancers.batching.BatchingEngine`, whose thread owns the model and
+enhances the next frame of up to ``gpu_streams`` sessions in one forward pass: sessions may then
+be used from as many threads at once.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from stream_diffvsr import (
 )
 from stream_diffvsr.errors import CheckpointError
 from video_enhancer.enhancers.base import EnhancerError, EnhancerSession, Frame, Size
+from video_enhancer.enhancers.batching import DEFAULT_MAX_WAIT_S, BatchingEngine
 from video_enhancer.enhancers.registry import EnhancerUnavailableError
 
 SCALE = 4
@@ -79,7 +83,11 @@ class StreamDiffVSREnhancer:
         dtype: str = "float16",
         seed: int = DEFAULT_SEED,
         flow_scale: float = 1.0,
+        gpu_streams: int = 1,
+        batch_wait_s: float = DEFAULT_MAX_WAIT_S,
     ) -> None:
+        if gpu_streams < 1:
+            raise EnhancerError(f"gpu_streams must be at least 1, got {gpu_streams}.")
         model = model_path if model_path is not None else model_id
         if model is None:
             raise EnhancerUnavailableError("Stream-DiffVSR needs a model folder or a hub id.")
@@ -99,6 +107,11 @@ class StreamDiffVSREnhancer:
             raise EnhancerUnavailableError(
                 "The Stream-DiffVSR weights could not be loaded.", detail=str(exc)
             ) from exc
+        self.engine = (
+            BatchingEngine(self.pipeline, max_batch=gpu_streams, max_wait_s=batch_wait_s)
+            if gpu_streams > 1
+            else None
+        )
 
     def open_session(self, in_size: Size, out_size: Size, state: bytes | None = None) -> EnhancerSession:
         width, height = in_size
@@ -113,6 +126,8 @@ class StreamDiffVSREnhancer:
             raise EnhancerError(
                 f"Stream-DiffVSR cannot take {width}x{height} frames.", detail=str(exc)
             ) from exc
+        if self.engine is not None:
+            return self.engine.open_session(in_size, stream_state)
         return StreamDiffVSRSession(self.pipeline, in_size, stream_state)
 
     def _restore(self, state: bytes) -> StreamState:

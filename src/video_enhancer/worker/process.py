@@ -287,7 +287,7 @@ def run_worker_process(concurrency: int | None = None) -> int:
     configure_logging(settings.log_level)
     worker = WorkerProcess(
         settings,
-        concurrency=concurrency or settings.worker_concurrency,
+        concurrency=concurrency or settings.job_slots,
         worker_id=settings.worker_id or default_worker_id(),
     )
     install_signal_handlers(worker)
