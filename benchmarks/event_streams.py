@@ -104,7 +104,7 @@ def _token(base: str) -> str:
     email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
     httpx.post(f"{base}/auth/register", json={"email": email, "password": PASSWORD}).raise_for_status()
     body = httpx.post(f"{base}/auth/login", json={"email": email, "password": PASSWORD}).json()
-    return str(body.get("accessToken") or body["access_token"])
+    return str(body["accessToken"])
 
 
 def _job_for_newest_user(url: str) -> uuid.UUID:

@@ -7,7 +7,7 @@ import hashlib
 import re
 
 from fastapi.testclient import TestClient
-from observability.factories import add_user, bearer
+from factories import add_user, bearer
 from sqlalchemy.orm import Session
 
 from video_enhancer.config import Settings

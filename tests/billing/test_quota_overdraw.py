@@ -48,8 +48,8 @@ def _lying_tickets(factory: Factory, settings: Settings) -> uuid.UUID:
     with factory() as session:
         user_id = make_user(session, Plan.CREATOR).id
         session.commit()
-    request = UploadRequest(
-        filename="clip.mp4", content_type="video/mp4", size_bytes=1000, duration_seconds=1
+    request = UploadRequest.model_validate(
+        {"filename": "clip.mp4", "contentType": "video/mp4", "sizeBytes": 1000, "durationSeconds": 1}
     )
     for _ in range(TICKETS):
         with factory() as session:

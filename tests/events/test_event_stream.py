@@ -180,7 +180,7 @@ def test_sigterm_ends_open_streams_and_the_server_exits(settings: Settings, tmp_
             password = "correct horse battery staple"
             assert http.post("/auth/register", json={"email": email, "password": password}).status_code == 201
             login = http.post("/auth/login", json={"email": email, "password": password}).json()
-            token = login.get("accessToken") or login["access_token"]
+            token = login["accessToken"]
             with http.stream("GET", "/events", headers={"Authorization": f"Bearer {token}"}) as response:
                 assert response.status_code == 200
                 server.send_signal(signal.SIGTERM)

@@ -8,7 +8,7 @@ import threading
 import time
 from datetime import timedelta
 
-from observability.factories import add_job, add_user
+from factories import add_job, add_user
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
