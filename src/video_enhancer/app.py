@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
@@ -20,6 +19,7 @@ from video_enhancer import __version__
 from video_enhancer.admin.router import router as admin_router
 from video_enhancer.api.body_limit import BodySizeLimitMiddleware
 from video_enhancer.api.client_ip import TrustedProxyMiddleware
+from video_enhancer.api.request_id import RequestIdMiddleware
 from video_enhancer.api.schemas import operation_id_of
 from video_enhancer.api.security_headers import SecurityHeadersMiddleware, install_docs_pages
 from video_enhancer.auth.email_router import router as account_email_router
@@ -32,7 +32,7 @@ from video_enhancer.events.broker import EventBroker
 from video_enhancer.events.router import router as events_router
 from video_enhancer.events.schemas import EventOut
 from video_enhancer.jobs.router import router as jobs_router
-from video_enhancer.logging import configure_logging, request_id_var
+from video_enhancer.logging import configure_logging
 from video_enhancer.observability import install_observability
 from video_enhancer.observability.readiness import log_enhancer_choice
 from video_enhancer.storage.base import Storage
@@ -113,21 +113,7 @@ def _unexpected_error(exc: Exception) -> JSONResponse:
 
 
 def _install_request_id(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def _request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
-        token = request_id_var.set(request_id)
-        try:
-            response = await call_next(request)
-        except Exception as exc:
-            # Handled here, not by the app-wide handler outside this middleware, so that both the
-            # log line and the 500 response carry the request id.
-            response = _unexpected_error(exc)
-        finally:
-            request_id_var.reset(token)
-        response.headers["X-Request-ID"] = request_id
-        return response
+    app.add_middleware(RequestIdMiddleware, on_error=_unexpected_error)
 
 
 def _install_cors(app: FastAPI, origins: list[str]) -> None:

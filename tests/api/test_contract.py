@@ -40,6 +40,7 @@ OPERATIONS = {
     ("post", "/jobs/{jobId}/cancel"): "cancelJob",
     ("put", "/storage/upload"): "uploadObject",
     ("get", "/storage/download"): "downloadObject",
+    ("head", "/storage/download"): "headObject",
     ("get", "/admin/stats"): "getAdminStats",
     ("post", "/auth/verify-email/request"): "requestEmailVerification",
     ("post", "/auth/verify-email"): "verifyEmail",

@@ -7,9 +7,9 @@ import hashlib
 import re
 
 from fastapi.testclient import TestClient
-from factories import add_user, bearer
 from sqlalchemy.orm import Session
 
+from factories import add_user, bearer
 from video_enhancer.config import Settings
 
 

@@ -8,10 +8,10 @@ import threading
 import time
 from datetime import timedelta
 
-from factories import add_job, add_user
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from factories import add_job, add_user
 from video_enhancer.config import Settings
 from video_enhancer.models import Job, JobStatus, Video, utcnow
 from video_enhancer.storage.base import Storage
