@@ -22,9 +22,6 @@ def upgrade() -> None:
         "event_counters",
         sa.Column("user_id", sa.Uuid(), nullable=False),
         sa.Column("last_seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_event_counters_user_id_users"), ondelete="CASCADE"
-        ),
         sa.PrimaryKeyConstraint("user_id", name=op.f("pk_event_counters")),
     )
     op.create_table(
@@ -37,9 +34,6 @@ def upgrade() -> None:
         sa.Column("type", sa.String(length=40), nullable=False),
         sa.Column("data", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_job_events_user_id_users"), ondelete="CASCADE"
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_job_events")),
         sa.UniqueConstraint("user_id", "seq", name="uq_job_events_user_id_seq"),
     )

@@ -17,8 +17,9 @@ Transitions that take the caller's session (API and sweeper: upload completed, c
 expired) never commit. The worker's transitions take a session factory and commit their own
 short transaction, since the worker has no request around it.
 
-Locks are taken in one order everywhere, jobs first, then users (sorted by id), so two
-transitions never wait on each other in a cycle.
+Locks are taken in one order everywhere, jobs first, then users (sorted by id), then the
+users' event counters (the `_record` hook), so two transitions never wait on each other in a
+cycle.
 """
 
 from __future__ import annotations
@@ -212,11 +213,19 @@ def _ended(
     condition: ColumnElement[bool],
     values: dict[str, Any],
 ) -> Sequence[Row[uuid.UUID, uuid.UUID]]:
-    """FAILED or CANCELED, the rows and their records; the caller gives the videos back."""
-    rows = _move(session, transition, condition, values)
+    """FAILED or CANCELED, the rows; the caller gives the videos back, then records them (the user
+    rows are locked before the event counter, the order every transition keeps)."""
+    return _move(session, transition, condition, values)
+
+
+def _record_ended(
+    session: Session,
+    transition: Transition,
+    rows: Sequence[Row[uuid.UUID, uuid.UUID]],
+    values: dict[str, Any],
+) -> None:
     for row in rows:
         _record(session, transition, row.id, error_code=values.get("error_code"))
-    return rows
 
 
 def _end_without_result(
@@ -228,6 +237,7 @@ def _end_without_result(
     """FAILED or CANCELED: the row, the record, the video ticket given back."""
     rows = _ended(session, transition, condition, values)
     _give_back_videos(session, [row.user_id for row in rows])
+    _record_ended(session, transition, rows, values)
     return [row.id for row in rows]
 
 
@@ -534,19 +544,20 @@ def requeue_expired_leases(session_factory: SessionFactory, now: datetime | None
     expired = (Job.status == JobStatus.PROCESSING) & (Job.lease_expires_at < at(now))
     lost = "The worker processing this video stopped responding too many times."
     with session_scope(session_factory) as session:
+        failed_values = {**_final(now), **_failure(WORKER_LOST, lost)}
         canceled = _ended(
             session, Transition.LEASE_LOST_CANCELED, expired & Job.cancel_requested.is_(True), _final(now)
         )
         failed = _ended(
-            session,
-            Transition.LEASE_LOST_FAILED,
-            expired & (Job.attempts >= Job.max_attempts),
-            {**_final(now), **_failure(WORKER_LOST, lost)},
+            session, Transition.LEASE_LOST_FAILED, expired & (Job.attempts >= Job.max_attempts), failed_values
         )
         requeued = _move(session, Transition.LEASE_LOST_REQUEUED, expired, {**_released(), "run_after": None})
+        _give_back_videos(session, [row.user_id for row in (*canceled, *failed)])  # users after jobs
+        # ...and the records (the event counters) after the users.
+        _record_ended(session, Transition.LEASE_LOST_CANCELED, canceled, _final(now))
+        _record_ended(session, Transition.LEASE_LOST_FAILED, failed, failed_values)
         for row in requeued:
             _record(session, Transition.LEASE_LOST_REQUEUED, row.id)
-        _give_back_videos(session, [row.user_id for row in (*canceled, *failed)])  # users after jobs
         if requeued and is_postgres(session_factory):
             notify_workers(session)
     return RecoveredLeases(requeued=len(requeued), failed=len(failed), canceled=len(canceled))

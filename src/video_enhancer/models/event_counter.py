@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import BigInteger, ForeignKey, Integer
+from sqlalchemy import BigInteger, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
 from video_enhancer.models.base import Base
@@ -13,5 +13,8 @@ class EventCounter(Base):
 
     __tablename__ = "event_counters"
 
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    # No foreign key to users: its check would take a key-share lock on the user row after this
+    # row's lock, the reverse of the order transitions use (job, user, then the event counter),
+    # and deadlock with them. Users are never deleted (deletion keeps an anonymous row).
+    user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     last_seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from video_enhancer.models.base import Base, utcnow
@@ -25,7 +25,7 @@ class JobEvent(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column()  # no foreign key: see EventCounter
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
     job_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     video_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
