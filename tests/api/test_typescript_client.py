@@ -49,7 +49,16 @@ def test_generated_typescript_client_compiles_strictly(tmp_path: Path) -> None:
     shutil.copy(CLIENT_DIR / "usage.ts", tmp_path / "usage.ts")
     (tmp_path / "node_modules").symlink_to(CLIENT_DIR / "node_modules", target_is_directory=True)
 
-    generated = _run([str(BIN / "openapi-typescript"), "openapi.json", "-o", "schema.ts"], tmp_path)
+    # Response fields with defaults are already `required` in the document; a request field with a
+    # default (`resumable`) must stay optional, which openapi-typescript's default would undo.
+    command = [
+        str(BIN / "openapi-typescript"),
+        "openapi.json",
+        "-o",
+        "schema.ts",
+        "--default-non-nullable=false",
+    ]
+    generated = _run(command, tmp_path)
     assert generated.returncode == 0, generated.stdout + generated.stderr
     assert "operations" in (tmp_path / "schema.ts").read_text()
 

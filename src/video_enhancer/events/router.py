@@ -34,11 +34,26 @@ REPLAY_PAGE = 500
 
 _bearer = HTTPBearer(auto_error=False, description="Access token, or a stream token as ?token=")
 
+# One Server-Sent Event: `data:` is the event JSON (EventOut), `event:` its type, `id:` its id.
+_SSE_MESSAGE = {
+    "type": "object",
+    "required": ["id", "event", "data"],
+    "properties": {
+        "id": {"type": "string", "description": "The event's id; send it back as Last-Event-ID."},
+        "event": {"type": "string", "enum": [t.value for t in EventType if t is not EventType.WEBHOOK_TEST]},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": {"$ref": "#/components/schemas/EventOut"},
+            "description": "The event as JSON (schema EventOut), the same as a webhook body.",
+        },
+    },
+}
 _STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
-        "description": "`text/event-stream`: messages with `id:` (the event id), `event:` (its type) and "
-        "`data:` (the event JSON, schema `EventOut`); a `:` comment heartbeat every 15 s.",
-        "content": {"text/event-stream": {"schema": {"$ref": "#/components/schemas/EventOut"}}},
+        "description": "`text/event-stream`: one message per event (`id:`, `event:`, `data:` with the "
+        "event JSON, schema `EventOut`); a `:` comment heartbeat every 15 s.",
+        "content": {"text/event-stream": {"schema": _SSE_MESSAGE}},
     },
     **error_responses(401, 404),
 }

@@ -33,7 +33,7 @@ class UploadRequest(CamelRequest):
     )
 
 
-class UploadUrlRequest(CamelModel):
+class UploadUrlRequest(CamelRequest):
     resumable: bool = Field(False, description="A resumable upload session instead of a single-PUT URL.")
 
 
