@@ -37,9 +37,9 @@ from video_enhancer.observability import install_observability
 from video_enhancer.observability.readiness import log_enhancer_choice
 from video_enhancer.storage.base import Storage
 from video_enhancer.storage.factory import make_storage
-from video_enhancer.storage.resumable_router import router as resumable_upload_router
 from video_enhancer.storage.router import router as storage_router
 from video_enhancer.users.router import router as users_router
+from video_enhancer.videos.resumable_uploads import router as resumable_upload_router
 from video_enhancer.videos.router import router as videos_router
 from video_enhancer.videos.uploads import router as uploads_router
 from video_enhancer.webhooks.router import router as webhooks_router

@@ -112,6 +112,18 @@ class MemoryStorage:
         url, expires_at = self._sign(area, key, ttl_seconds, fields)
         return SignedUrl(url=url, method="PUT", expires_at=expires_at, headers={"Content-Type": content_type})
 
+    def resumable_upload_url(
+        self, area: Area, key: str, *, content_type: str, size_bytes: int, ttl_seconds: int
+    ) -> SignedUrl:
+        """A session URL like the others (this backend keeps no partial bytes: tests PUT whole)."""
+        fields = {"contentType": content_type, "size": str(size_bytes), "resumable": "1"}
+        url, expires_at = self._sign(area, key, ttl_seconds, fields)
+        return SignedUrl(url=url, method="PUT", expires_at=expires_at, headers={})
+
+    def discard_resumable(self, area: Area, key: str) -> None:
+        """Nothing is kept of an unfinished upload here."""
+        self._check_available()
+
     def signed_download_url(
         self, area: Area, key: str, *, ttl_seconds: int, filename: str | None = None
     ) -> SignedUrl:
