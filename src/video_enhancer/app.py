@@ -39,6 +39,7 @@ from video_enhancer.storage.router import router as storage_router
 from video_enhancer.users.router import router as users_router
 from video_enhancer.videos.router import router as videos_router
 from video_enhancer.videos.uploads import router as uploads_router
+from video_enhancer.web import install_web_client
 from video_enhancer.webhooks.router import router as webhooks_router
 
 logger = logging.getLogger(__name__)
@@ -175,6 +176,8 @@ def create_app(
         description="Upload a phone video, get back an enhanced, x4 super-resolved version.",
         lifespan=lifespan,
         generate_unique_id_function=operation_id_of,
+        docs_url=None,  # served by install_web_client with local assets, not a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -198,4 +201,5 @@ def create_app(
     app.include_router(storage_router, prefix="/storage", tags=["storage"])
     app.include_router(resumable_upload_router, prefix="/storage", tags=["storage"])
     app.include_router(admin_router, tags=["admin"])
+    install_web_client(app)
     return app

@@ -1,0 +1,31 @@
+// Minutes used per day over the last 90 days: an SVG bar chart with a text summary for screen readers.
+import { h, svg } from "../dom.js";
+
+const WIDTH = 720;
+const HEIGHT = 160;
+const AXIS = 24;
+
+export function usageChart(usage) {
+  const max = Math.max(1, ...usage.buckets.map((bucket) => bucket.minutes));
+  const barWidth = WIDTH / usage.buckets.length;
+  const bars = usage.buckets.map((bucket, index) => {
+    const height = (bucket.minutes / max) * (HEIGHT - AXIS);
+    return svg("rect", {
+      class: bucket.minutes ? "bar used" : "bar", x: (index * barWidth + 1).toFixed(1), y: (HEIGHT - AXIS - height).toFixed(1),
+      width: Math.max(1, barWidth - 2).toFixed(1), height: Math.max(bucket.minutes ? 2 : 0, height).toFixed(1), "data-day": bucket.day, "data-minutes": bucket.minutes,
+    }, svg("title", {}, `${bucket.day}: ${bucket.minutes} minute${bucket.minutes === 1 ? "" : "s"}`));
+  });
+  const first = usage.buckets[0]?.day ?? "";
+  const last = usage.buckets.at(-1)?.day ?? "";
+  const chart = svg("svg", { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, class: "chart", role: "img", "aria-labelledby": "usage-summary", preserveAspectRatio: "none" },
+    svg("line", { x1: 0, y1: HEIGHT - AXIS, x2: WIDTH, y2: HEIGHT - AXIS, class: "axis" }),
+    ...bars,
+    svg("text", { x: 2, y: HEIGHT - 6, class: "tick" }, first),
+    svg("text", { x: WIDTH - 2, y: HEIGHT - 6, class: "tick end" }, last),
+    svg("text", { x: 2, y: 12, class: "tick" }, `${max} min`));
+  const busiest = usage.buckets.reduce((best, bucket) => (bucket.minutes > (best?.minutes ?? 0) ? bucket : best), null);
+  const summary = `${usage.totalMinutes} minute${usage.totalMinutes === 1 ? "" : "s"} used over the last ${usage.days} days` +
+    (busiest ? `; most on ${busiest.day} (${busiest.minutes}).` : ".");
+  return h("div", { class: "panel" }, h("h2", {}, "Minutes used per day"),
+    h("p", { id: "usage-summary", "data-total": String(usage.totalMinutes) }, summary), h("div", { class: "chart-box" }, chart));
+}
