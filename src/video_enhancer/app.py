@@ -201,5 +201,5 @@ def create_app(
     app.include_router(storage_router, prefix="/storage", tags=["storage"])
     app.include_router(resumable_upload_router, prefix="/storage", tags=["storage"])
     app.include_router(admin_router, tags=["admin"])
-    install_web_client(app)
+    install_web_client(app, settings)
     return app

@@ -6,7 +6,10 @@ answer from here carries a strict Content-Security-Policy: nothing inline, nothi
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -14,36 +17,63 @@ from fastapi.responses import FileResponse, HTMLResponse
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
+from video_enhancer.config import Settings
+
 STATIC_DIR = Path(__file__).parent / "static"
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; "
-    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
-_HEADERS = {"Content-Security-Policy": CONTENT_SECURITY_POLICY, "Cache-Control": "no-cache"}
+GCS_ORIGIN = "https://storage.googleapis.com"
+
+
+def content_security_policy(settings: Settings) -> str:
+    """Nothing inline and nothing from elsewhere, except where signed URLs point: the public base
+    URL (local storage, when the page is opened under another name) and GCS."""
+    storage = " ".join(_storage_origins(settings))
+    return (
+        (
+            f"default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: {storage}; "
+            f"connect-src 'self' {storage}; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        )
+        .replace("  ", " ")
+        .replace(" ;", ";")
+    )
+
+
+def _storage_origins(settings: Settings) -> list[str]:
+    origins = [_origin(settings.public_base_url)]
+    if settings.storage == "gcs":
+        origins.append(_origin(settings.gcs_endpoint) if settings.gcs_endpoint else GCS_ORIGIN)
+    return sorted({origin for origin in origins if origin})
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
 
 
 class _StrictStaticFiles(StaticFiles):
     """Static files with the page's Content-Security-Policy and revalidation on every load."""
 
+    def __init__(self, *, directory: Path, headers: dict[str, str]) -> None:
+        super().__init__(directory=directory)
+        self._extra_headers = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def send_with_headers(message: dict[str, object]) -> None:
+        async def send_with_headers(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))  # type: ignore[call-overload]
-                headers += [(name.lower().encode(), value.encode()) for name, value in _HEADERS.items()]
-                message["headers"] = headers
+                message["headers"] = [*message.get("headers", []), *self._extra_headers]
             await send(message)
 
-        await super().__call__(scope, receive, send_with_headers)  # type: ignore[arg-type]
+        await super().__call__(scope, receive, send_with_headers)
 
 
-def install_web_client(app: FastAPI) -> None:
+def install_web_client(app: FastAPI, settings: Settings) -> None:
     """`/` (the page), `/static/...` (its modules and styles) and `/docs` with local assets."""
-    app.mount("/static", _StrictStaticFiles(directory=STATIC_DIR), name="web-static")
+    headers = {"Content-Security-Policy": content_security_policy(settings), "Cache-Control": "no-cache"}
+    app.mount("/static", _StrictStaticFiles(directory=STATIC_DIR, headers=headers), name="web-static")
     _install_swagger_assets(app)
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
-        return FileResponse(STATIC_DIR / "index.html", media_type="text/html", headers=_HEADERS)
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html", headers=headers)
 
 
 def _install_swagger_assets(app: FastAPI) -> None:
