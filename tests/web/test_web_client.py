@@ -209,19 +209,27 @@ def test_reload_during_processing_picks_up_progress(
     page.reload()
     assert page.url == video_url
     page.wait_for_selector('#job-status[data-status="PROCESSING"], #job-status[data-status="COMPLETED"]')
-    percents = _watch_progress(page)
+    percents, figures = _watch_progress(page)
     wait_for_status(page, "COMPLETED", timeout_s=120)
     assert percents == sorted(percents), percents  # no event replayed out of order
+    assert any("Frames" in text and "Speed" in text and "Time left" in text for text in figures), figures
     expect(page.get_by_role("link", name="Download the enhanced video")).to_be_visible()
     console.assert_clean()
 
 
-def _watch_progress(page: Page) -> list[float]:
+def _watch_progress(page: Page) -> tuple[list[float], list[str]]:
+    """The bar's values and the figures shown, until the job's panel is replaced by the result."""
     values: list[float] = []
+    figures: list[str] = []
+    snapped = False
     while page.locator("#job-progress").count():
         try:
             values.append(float(page.locator("#job-progress").evaluate("bar => bar.value", timeout=1000)))
+            figures.append(page.locator("#job-figures").inner_text(timeout=1000))
         except Exception:  # the bar is gone: the job completed and the page moved on
             break
+        if "Time left" in figures[-1] and not snapped:
+            snap(page, "10-enhancing")
+            snapped = True
         page.wait_for_timeout(100)
-    return values
+    return values, figures

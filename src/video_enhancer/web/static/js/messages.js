@@ -2,13 +2,9 @@
 import { formatBytes, formatSeconds } from "./dom.js";
 
 export function explainError(error, limits) {
-  const plan = limits ? describeLimits(limits) : "";
   switch (error.code) {
     case "QUOTA_EXCEEDED":
-      return {
-        message: "Your plan has no room for another video right now.",
-        hint: `${error.message} ${plan}Wait for your minutes to renew at the end of the cycle (see Account), cancel a video that is still waiting, or move to a larger plan.`,
-      };
+      return { message: "Your plan has no room for another video right now.", hint: quotaHint(error, limits) };
     case "DURATION_EXCEEDED":
       return {
         message: "This video is longer than your plan allows.",
@@ -37,10 +33,15 @@ export function explainError(error, limits) {
   }
 }
 
-function describeLimits(limits) {
-  if (limits.lifetimeVideos !== null) return `Your plan includes ${limits.lifetimeVideos} video${limits.lifetimeVideos === 1 ? "" : "s"} in total. `;
-  if (limits.minutesPerCycle !== null) return `Your plan includes ${limits.minutesPerCycle} minutes per 30-day cycle. `;
-  return "";
+function quotaHint(error, limits) {
+  if (limits?.lifetimeVideos !== null && limits?.lifetimeVideos !== undefined) {
+    const videos = `${limits.lifetimeVideos} video${limits.lifetimeVideos === 1 ? "" : "s"}`;
+    return `Your plan includes ${videos} in total. A video canceled before it is ready gives its place back: cancel one that is still waiting, or move to a larger plan.`;
+  }
+  if (limits?.minutesPerCycle) {
+    return `${error.message} Your plan includes ${limits.minutesPerCycle} minutes per 30-day cycle; they renew at the end of the cycle (see Account). Cancel a video that is still waiting, upload a shorter one, or move to a larger plan.`;
+  }
+  return `${error.message} Cancel a video that is still waiting, or move to a larger plan.`;
 }
 
 export const STATUS_WORDS = {

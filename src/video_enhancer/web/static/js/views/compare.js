@@ -8,12 +8,14 @@ export function compareView(sourceUrl, enhancedUrl) {
   const before = h("video", { class: "compare-before", src: sourceUrl, muted: true, playsinline: true, preload: "auto", loop: true, "aria-hidden": "true" });
   const slider = h("input", { id: "compare-slider", type: "range", min: "0", max: "100", value: "50", "aria-valuetext": "50 % original" });
   const play = h("button", { type: "button", id: "compare-play" }, "Play both");
-  const frame = h("div", { class: "compare-frame" }, after, before,
+  const divider = h("span", { class: "compare-divider", "aria-hidden": "true" });
+  const frame = h("div", { class: "compare-frame" }, after, before, divider,
     h("span", { class: "compare-label left", "aria-hidden": "true" }, "Before"),
     h("span", { class: "compare-label right", "aria-hidden": "true" }, "After"));
   const reveal = () => {
     const percent = Number(slider.value);
     before.style.clipPath = `inset(0 ${100 - percent}% 0 0)`;
+    divider.style.left = `${percent}%`;
     slider.setAttribute("aria-valuetext", `${percent} % original`);
   };
   slider.addEventListener("input", reveal);
