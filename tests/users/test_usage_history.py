@@ -18,7 +18,8 @@ def test_daily_buckets_sum_the_ledger_per_day(
     today = utcnow().replace(hour=12, minute=0, second=0, microsecond=0)
     with session_factory.begin() as session:
         user, other = add_user(session), add_user(session)
-        for minutes, when in ((2, today), (3, today), (4, today - timedelta(days=5)), (9, today - timedelta(days=90))):
+        charges = ((2, today), (3, today), (4, today - timedelta(days=5)), (9, today - timedelta(days=90)))
+        for minutes, when in charges:
             add_usage(session, user, add_job(session, user, JobStatus.COMPLETED), minutes, when)
         add_usage(session, other, add_job(session, other, JobStatus.COMPLETED), 7, today)
         headers = bearer(user, settings)

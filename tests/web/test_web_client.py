@@ -12,8 +12,6 @@ from pathlib import Path
 
 import av
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, Route, expect, sync_playwright
-
 from browser_harness import (
     CHROMIUM,
     DESKTOP,
@@ -26,6 +24,8 @@ from browser_harness import (
     upload,
     wait_for_status,
 )
+from playwright.sync_api import Browser, Page, Playwright, Route, expect, sync_playwright
+
 from media.clips import ClipLibrary, ClipSpec
 
 SMALL = ClipSpec(name="web-small", width=96, height=64, fps=10, seconds=2.0, audio_channels=1)
@@ -79,7 +79,7 @@ def test_sign_up_upload_follow_compare_download_chart_and_delete_account(
 ) -> None:
     console = ConsoleWatch(page)
     refreshes: list[str] = []
-    page.on("request", lambda request: refreshes.append(request.url) if "/auth/refresh" in request.url else None)
+    page.on("request", lambda request: "/auth/refresh" in request.url and refreshes.append(request.url))
     response = page.goto(run_server.base_url + "/")
     assert response is not None and EXPECTED_HEADERS <= set(response.headers)
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
