@@ -64,6 +64,7 @@ def server_env(workdir: Path, port: int) -> dict[str, str]:
         VE_SEGMENT_SECONDS="1",
         VE_WORKER_METRICS_PORT="-1",
         VE_ACCESS_TOKEN_TTL_SECONDS=str(ACCESS_TOKEN_TTL_SECONDS),
+        VE_WEBHOOK_ALLOW_PRIVATE="true",  # the webhook form's test endpoint is on 127.0.0.1
         PYTHONPATH=os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
     )
     return env

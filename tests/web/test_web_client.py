@@ -30,6 +30,7 @@ from media.clips import ClipLibrary, ClipSpec
 
 SMALL = ClipSpec(name="web-small", width=96, height=64, fps=10, seconds=2.0, audio_channels=1)
 # Long enough to be caught mid-processing: 120 frames enhanced to 1280x720.
+TOO_LONG = ClipSpec(name="web-too-long", width=64, height=36, fps=2, seconds=31.0)  # FREE: 30 s at most
 LONGER = ClipSpec(name="web-longer", width=320, height=180, fps=10, seconds=12.0)
 EXPECTED_HEADERS = {"content-security-policy"}
 
@@ -162,9 +163,13 @@ def _expect_videos_playable(page: Page) -> None:
     )
 
 
-def test_quota_error_is_explained(page: Page, queue_server: Server, clips: ClipLibrary) -> None:
+def test_plan_errors_are_explained(page: Page, queue_server: Server, clips: ClipLibrary) -> None:
     console = ConsoleWatch(page)
     sign_up(page, queue_server.base_url, _email())
+    upload(page, clips.get(TOO_LONG).path)
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("This video is longer than your plan allows.")
+    expect(alert).to_contain_text("Your plan takes videos up to 30 s. Trim the video")
     clip = clips.get(SMALL)
     upload(page, clip.path)
     wait_for_status(page, "QUEUED")
@@ -176,6 +181,10 @@ def test_quota_error_is_explained(page: Page, queue_server: Server, clips: ClipL
     page.get_by_role("link", name="Library").click()
     page.get_by_role("button", name=f"Delete {clip.path.name}").click()
     expect(page.locator("#library")).to_contain_text("No videos yet")
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    page.reload()
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
     console.assert_clean("status of 403")
 
 
@@ -192,7 +201,18 @@ def test_cancel_while_waiting(page: Page, queue_server: Server, clips: ClipLibra
     snap(page, "08-canceled")
     page.get_by_role("link", name="Account").click()
     expect(page.locator("#plan")).to_contain_text("0 of 1 used")
+    _add_and_remove_a_webhook(page)
     console.assert_clean()
+
+
+def _add_and_remove_a_webhook(page: Page) -> None:
+    page.get_by_label("Endpoint URL").fill("http://127.0.0.1:9/hooks/video")
+    page.get_by_role("button", name="Add endpoint").click()
+    expect(page.locator(".secret")).to_contain_text("whsec_")
+    expect(page.locator("#webhooks")).to_contain_text("http://127.0.0.1:9/hooks/video")
+    snap(page, "08b-webhook")
+    page.get_by_role("button", name="Delete: http://127.0.0.1:9/hooks/video").click()
+    expect(page.locator("#webhooks")).to_contain_text("No endpoints.")
 
 
 def test_reload_during_processing_picks_up_progress(

@@ -2,8 +2,8 @@
 import { h, svg } from "../dom.js";
 
 const WIDTH = 720;
-const HEIGHT = 160;
-const AXIS = 24;
+const HEIGHT = 140;
+const AXIS = 1;
 
 export function usageChart(usage) {
   const max = Math.max(1, ...usage.buckets.map((bucket) => bucket.minutes));
@@ -19,13 +19,14 @@ export function usageChart(usage) {
   const last = usage.buckets.at(-1)?.day ?? "";
   const chart = svg("svg", { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, class: "chart", role: "img", "aria-labelledby": "usage-summary", preserveAspectRatio: "none" },
     svg("line", { x1: 0, y1: HEIGHT - AXIS, x2: WIDTH, y2: HEIGHT - AXIS, class: "axis" }),
-    ...bars,
-    svg("text", { x: 2, y: HEIGHT - 6, class: "tick" }, first),
-    svg("text", { x: WIDTH - 2, y: HEIGHT - 6, class: "tick end" }, last),
-    svg("text", { x: 2, y: 12, class: "tick" }, `${max} min`));
+    ...bars);
   const busiest = usage.buckets.reduce((best, bucket) => (bucket.minutes > (best?.minutes ?? 0) ? bucket : best), null);
   const summary = `${usage.totalMinutes} minute${usage.totalMinutes === 1 ? "" : "s"} used over the last ${usage.days} days` +
     (busiest ? `; most on ${busiest.day} (${busiest.minutes}).` : ".");
   return h("div", { class: "panel" }, h("h2", {}, "Minutes used per day"),
-    h("p", { id: "usage-summary", "data-total": String(usage.totalMinutes) }, summary), h("div", { class: "chart-box" }, chart));
+    h("p", { id: "usage-summary", "data-total": String(usage.totalMinutes) }, summary),
+    // Labels in HTML, not in the stretched SVG, so they keep their shape at every width.
+    h("div", { class: "chart-box", "aria-hidden": "true" },
+      h("span", { class: "chart-max" }, `${max} min`), chart,
+      h("div", { class: "chart-ticks" }, h("span", {}, first), h("span", {}, last))));
 }
