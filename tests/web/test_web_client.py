@@ -156,6 +156,18 @@ def _drop_first_piece(page: Page) -> list[str]:
     return seen
 
 
+def _cut_every_upload(page: Page) -> list[str]:
+    seen: list[str] = []
+
+    def handle(route: Route) -> None:
+        content_range = route.request.headers.get("content-range", "")
+        seen.append("bytes */" if content_range.startswith("bytes */") else "piece")
+        route.abort("connectionreset")
+
+    page.route("**/storage/upload/resumable**", handle)
+    return seen
+
+
 def _expect_videos_playable(page: Page) -> None:
     page.wait_for_function(
         "() => [...document.querySelectorAll('video')].every(video => video.readyState >= 2)",
@@ -188,11 +200,22 @@ def test_plan_errors_are_explained(page: Page, queue_server: Server, clips: Clip
     console.assert_clean("status of 403")
 
 
-def test_cancel_while_waiting(page: Page, queue_server: Server, clips: ClipLibrary) -> None:
+def test_unfinished_upload_resumes_then_cancel_while_waiting(
+    page: Page, queue_server: Server, clips: ClipLibrary
+) -> None:
     console = ConsoleWatch(page)
     sign_up(page, queue_server.base_url, _email())
-    upload(page, clips.get(SMALL).path)
+    clip = clips.get(SMALL)
+    requests = _cut_every_upload(page)
+    upload(page, clip.path)
+    expect(page.locator("#upload-figures")).to_contain_text("Connection lost")
+    page.get_by_role("link", name="Library").click()  # leave the page: the upload stays unfinished
+    expect(page.locator("#library")).to_contain_text("Waiting for the upload")
+    page.get_by_role("link", name=clip.path.name).click()
+    page.unroute("**/storage/upload/resumable**")
+    page.get_by_label(f"Choose “{clip.path.name}” again").set_input_files(str(clip.path))
     wait_for_status(page, "QUEUED")
+    assert requests[0] == "piece", requests  # the first attempt was cut
     expect(page.locator("#job-figures")).to_contain_text("Place in line")
     snap(page, "07-queued")
     page.get_by_role("button", name="Cancel").click()
@@ -202,7 +225,7 @@ def test_cancel_while_waiting(page: Page, queue_server: Server, clips: ClipLibra
     page.get_by_role("link", name="Account").click()
     expect(page.locator("#plan")).to_contain_text("0 of 1 used")
     _add_and_remove_a_webhook(page)
-    console.assert_clean()
+    console.assert_clean("ERR_CONNECTION_RESET")
 
 
 def _add_and_remove_a_webhook(page: Page) -> None:

@@ -24,7 +24,7 @@ function viewFor({ name, id }) {
     case "signup":
       return authView(name);
     case "upload":
-      return uploadView();
+      return uploadView({ onLeave });
     case "library":
       return libraryView();
     case "videos":

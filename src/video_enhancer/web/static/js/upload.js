@@ -37,6 +37,11 @@ export function measureDuration(file) {
   });
 }
 
+/** A fresh resumable session for a video still waiting for its bytes (the same upload). */
+export async function renewTicket(videoId) {
+  return api("POST", `/videos/${encodeURIComponent(videoId)}/upload-url`, { body: { resumable: true } });
+}
+
 export async function requestTicket(file, durationSeconds) {
   return api("POST", "/videos/upload", {
     headers: { "Idempotency-Key": newIdempotencyKey() },
@@ -48,15 +53,21 @@ export async function requestTicket(file, durationSeconds) {
  * Send `file` to the ticket's resumable URL. `onProgress({sent, total, bytesPerSecond})` is called
  * as bytes leave; `onRetry({attempt, delayMs})` when the network dropped and a resume is scheduled.
  */
-export async function sendFile(file, ticket, { onProgress = () => {}, onRetry = () => {}, signal } = {}) {
+export async function sendFile(file, ticket, { onProgress = () => {}, onRetry = () => {}, signal, resume = false } = {}) {
   const upload = { file, url: ticket.uploadUrl, headers: ticket.uploadHeaders ?? {}, total: file.size };
   const meter = speedMeter();
   let offset = 0;
+  if (resume) {
+    // A session begun before (another page load): send only what the server does not hold yet.
+    const status = await askReceived(upload, signal);
+    if (status.done) return status.body;
+    offset = status.received;
+  }
   let failures = 0;
   while (true) {
     signal?.throwIfAborted();
     try {
-      const answer = await sendPiece(upload, offset, (sent) => onProgress({ sent, total: upload.total, bytesPerSecond: meter(sent) }));
+      const answer = await sendPiece(upload, offset, signal, (sent) => onProgress({ sent, total: upload.total, bytesPerSecond: meter(sent) }));
       if (answer.done) {
         onProgress({ sent: upload.total, total: upload.total, bytesPerSecond: meter(upload.total) });
         return answer.body;
@@ -69,7 +80,8 @@ export async function sendFile(file, ticket, { onProgress = () => {}, onRetry = 
       failures += 1;
       onRetry({ attempt: failures, delayMs });
       await waitForNetwork(delayMs, signal);
-      const status = await askReceived(upload).catch((askError) => {
+      signal?.throwIfAborted();
+      const status = await askReceived(upload, signal).catch((askError) => {
         if (askError instanceof NetworkDrop) return { done: false, received: offset };
         throw askError;
       });
@@ -89,19 +101,21 @@ export class UploadRefused extends Error {
   }
 }
 
-function sendPiece(upload, offset, onSent) {
+function sendPiece(upload, offset, signal, onSent) {
   const end = Math.min(offset + PIECE_BYTES, upload.total);
   const range = `bytes ${offset}-${end - 1}/${upload.total}`;
-  return put(upload, range, upload.file.slice(offset, end), (loaded) => onSent(offset + loaded));
+  return put(upload, range, upload.file.slice(offset, end), signal, (loaded) => onSent(offset + loaded));
 }
 
-function askReceived(upload) {
-  return put(upload, `bytes */${upload.total}`, null, () => {});
+function askReceived(upload, signal) {
+  return put(upload, `bytes */${upload.total}`, null, signal, () => {});
 }
 
-function put(upload, contentRange, body, onLoaded) {
+function put(upload, contentRange, body, signal, onLoaded) {
   return new Promise((resolve, reject) => {
     const request = new XMLHttpRequest();
+    signal?.addEventListener("abort", () => request.abort());
+    request.addEventListener("abort", () => reject(signal?.reason ?? new DOMException("Upload stopped", "AbortError")));
     request.open("PUT", upload.url);
     for (const [name, value] of Object.entries(upload.headers)) request.setRequestHeader(name, value);
     request.setRequestHeader("Content-Range", contentRange);

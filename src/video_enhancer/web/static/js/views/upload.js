@@ -4,7 +4,10 @@ import { announce, errorBox, formatBytes, formatSeconds, h } from "../dom.js";
 import { explainError } from "../messages.js";
 import { UploadRefused, measureDuration, requestTicket, sendFile } from "../upload.js";
 
-export function uploadView() {
+export function uploadView({ onLeave }) {
+  // Leaving the view stops the upload; the video's page offers to send the rest later.
+  const stop = new AbortController();
+  onLeave(() => stop.abort());
   const feedback = h("div", { class: "feedback" });
   const details = h("p", { class: "file-details", id: "file-details" });
   const bar = h("progress", { id: "upload-progress", max: "100", value: "0", "aria-describedby": "upload-figures" });
@@ -34,12 +37,14 @@ export function uploadView() {
       progressBox.hidden = false;
       announce("Uploading");
       await sendFile(file, ticket, {
+        signal: stop.signal,
         onProgress: ({ sent, total, bytesPerSecond }) => showProgress(bar, figures, sent, total, bytesPerSecond),
         onRetry: ({ delayMs }) => { figures.textContent = `Connection lost. Resuming in ${Math.round(delayMs / 1000)} s…`; announce("Connection lost, the upload will resume"); },
       });
       announce("Upload complete");
       location.hash = `#/videos/${ticket.videoId}`;
     } catch (error) {
+      if (stop.signal.aborted) return;
       input.disabled = false;
       const explained = error instanceof UploadRefused || error.code ? explainError(error, limits) : { message: error.message };
       feedback.replaceChildren(errorBox(explained.message, explained.hint));

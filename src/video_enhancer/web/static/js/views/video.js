@@ -5,6 +5,7 @@ import { announce, errorBox, formatBytes, formatDate, formatSeconds, h } from ".
 import { STAGE_WORDS, STATUS_WORDS, TERMINAL, explainError } from "../messages.js";
 import { followJob } from "../stream.js";
 import { compareView } from "./compare.js";
+import { resumePanel } from "./resume.js";
 
 export function videoView(videoId, { onLeave }) {
   const root = h("section", { class: "card" }, h("h1", { tabindex: "-1" }, "Your video"), h("p", { class: "loading" }, "Loading…"));
@@ -27,6 +28,7 @@ async function load(root, videoId, onLeave) {
   root.replaceChildren(heading, facts);
   if (job && !TERMINAL.has(job.status)) {
     root.append(progressPanel(job, () => load(root, videoId, onLeave), onLeave));
+    if (job.status === "AWAITING_UPLOAD") root.append(resumePanel(video));
   } else if (job?.status === "COMPLETED") {
     root.append(resultPanel(video));
   } else if (job) {
