@@ -7,6 +7,8 @@ import { followJob } from "../stream.js";
 import { compareView } from "./compare.js";
 import { resumePanel } from "./resume.js";
 
+const QUEUE_POLL_MS = 10_000;
+
 export function videoView(videoId, { onLeave }) {
   const root = h("section", { class: "card" }, h("h1", { tabindex: "-1" }, "Your video"), h("p", { class: "loading" }, "Loading…"));
   load(root, videoId, onLeave);
@@ -78,7 +80,16 @@ function progressPanel(job, reload, onLeave) {
     },
     onConnection: (how) => { connection.textContent = how === "live" ? "Live" : "Connection lost, reconnecting…"; },
   });
-  onLeave(() => stream.stop());
+  // The place in line changes as jobs ahead are taken, which is no event of this job: ask for it.
+  const queueTimer = setInterval(async () => {
+    if (state.status !== "QUEUED") return;
+    const fresh = await api("GET", `/jobs/${job.id}`).catch(() => null);
+    if (fresh?.status === "QUEUED") {
+      Object.assign(state, { queuePosition: fresh.queuePosition, estimatedStartAt: fresh.estimatedStartAt });
+      render();
+    }
+  }, QUEUE_POLL_MS);
+  onLeave(() => { stream.stop(); clearInterval(queueTimer); });
   cancel.addEventListener("click", async () => {
     cancel.disabled = true;
     try {
