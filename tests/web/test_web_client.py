@@ -209,6 +209,7 @@ def test_unfinished_upload_resumes_then_cancel_while_waiting(
     requests = _cut_every_upload(page)
     upload(page, clip.path)
     expect(page.locator("#upload-figures")).to_contain_text("Connection lost")
+    snap(page, "07a-upload-interrupted")
     page.get_by_role("link", name="Library").click()  # leave the page: the upload stays unfinished
     expect(page.locator("#library")).to_contain_text("Waiting for the upload")
     page.get_by_role("link", name=clip.path.name).click()
