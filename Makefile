@@ -80,11 +80,17 @@ worker: $(RUN_STAMP)
 	@echo "make worker: installed $(RUN_INSTALL); enhancer: $$($(BIN)/python -m video_enhancer.enhancers)"
 	$(BIN)/video-enhancer worker
 
-test: $(DEV_STAMP) $(PROMTOOL)
+# The web client's browser tests (tests/web) drive Debian's chromium through Playwright
+# (Playwright's own browser download is not used).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get install -y -q chromium || (apt-get update -q && apt-get install -y -q chromium)
+
+test: $(DEV_STAMP) $(PROMTOOL) $(CHROMIUM)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # The edit-test loop: SQLite only, no emulators (PostgreSQL and cloud tests are deselected).
-test-fast: $(DEV_STAMP) $(PROMTOOL)
+test-fast: $(DEV_STAMP) $(PROMTOOL) $(CHROMIUM)
 	$(BIN)/python -m pytest -q -m "not postgres and not cloud and not slow" $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)

@@ -21,7 +21,7 @@ from video_enhancer.api.body_limit import BodySizeLimitMiddleware
 from video_enhancer.api.client_ip import TrustedProxyMiddleware
 from video_enhancer.api.request_id import RequestIdMiddleware
 from video_enhancer.api.schemas import operation_id_of
-from video_enhancer.api.security_headers import SecurityHeadersMiddleware, install_docs_pages
+from video_enhancer.api.security_headers import SecurityHeadersMiddleware
 from video_enhancer.auth.email_router import router as account_email_router
 from video_enhancer.auth.passwords import warm_up
 from video_enhancer.auth.router import router as auth_router
@@ -42,6 +42,7 @@ from video_enhancer.users.router import router as users_router
 from video_enhancer.videos.resumable_uploads import router as resumable_upload_router
 from video_enhancer.videos.router import router as videos_router
 from video_enhancer.videos.uploads import router as uploads_router
+from video_enhancer.web import install_web_client
 from video_enhancer.webhooks.router import router as webhooks_router
 
 logger = logging.getLogger(__name__)
@@ -166,7 +167,7 @@ def _document_webhook_payloads(app: FastAPI) -> None:
 def _install_outer_guards(app: FastAPI, settings: Settings) -> None:
     """Pure ASGI middleware around everything else (the last added runs first): the proxy
     rewrite first, so logs and rate limits see the real client; the headers on every response."""
-    app.add_middleware(SecurityHeadersMiddleware, page_policies=install_docs_pages(app))
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(TrustedProxyMiddleware, trusted=settings.trusted_proxies)
 
 
@@ -199,7 +200,7 @@ def create_app(
         description="Upload a phone video, get back an enhanced, x4 super-resolved version.",
         lifespan=lifespan,
         generate_unique_id_function=operation_id_of,
-        docs_url=None,  # served by `install_docs_pages`, each page with its own CSP
+        docs_url=None,  # served by install_web_client with local assets, not a CDN
         redoc_url=None,
         redirect_slashes=False,  # a redirect would tell which paths exist (e.g. `/admin/stats/`)
     )
@@ -228,4 +229,5 @@ def create_app(
     app.include_router(storage_router, prefix="/storage", tags=["storage"])
     app.include_router(resumable_upload_router, prefix="/storage", tags=["storage"])
     app.include_router(admin_router, tags=["admin"])
+    install_web_client(app, settings)
     return app

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
 
 from fastapi.testclient import TestClient
@@ -27,24 +25,14 @@ def test_json_responses_need_no_content_security_policy(client: TestClient) -> N
     assert "content-security-policy" not in client.get("/healthz").headers
 
 
-def test_the_docs_page_may_run_only_its_own_inline_script_and_the_cdn_bundle(client: TestClient) -> None:
+def test_the_docs_page_has_a_policy_and_loads_nothing_from_another_origin(client: TestClient) -> None:
     response = client.get("/docs")
 
     assert response.status_code == 200
     policy = _directives(response.headers["content-security-policy"])
-    inline = re.findall(r"<script>(.*?)</script>", response.text, re.DOTALL)
-    assert len(inline) == 1
-    digest = base64.b64encode(hashlib.sha256(inline[0].encode()).digest()).decode()
-    assert policy["script-src"] == ["https://cdn.jsdelivr.net", f"'sha256-{digest}'"]
-    assert policy["default-src"] == ["'none'"] and policy["frame-ancestors"] == ["'none'"]
-    assert policy["connect-src"] == ["'self'"]
-    for source in re.findall(r'(?:src|href)="(https://[^/"]+)', response.text):
-        assert any(source in values for values in policy.values()), f"{source} is not allowed by the policy"
-
-
-def test_redoc_gets_its_own_policy_without_inline_scripts(client: TestClient) -> None:
-    policy = _directives(client.get("/redoc").headers["content-security-policy"])
-    assert policy["script-src"] == ["https://cdn.jsdelivr.net"]
+    assert "https:" not in response.headers["content-security-policy"]
+    assert policy["frame-ancestors"] == ["'none'"]
+    assert not re.findall(r'(?:src|href)="https?://', response.text)
 
 
 def _directives(header: str) -> dict[str, list[str]]:

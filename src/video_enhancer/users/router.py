@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
 
 from video_enhancer.api.deps import CurrentUser, SessionDep, StorageDep
 from video_enhancer.api.schemas import error_responses
 from video_enhancer.users.deletion import delete_account
-from video_enhancer.users.schemas import MeResponse, PlanLimitsOut, UsageOut
+from video_enhancer.users.schemas import (
+    DailyUsageOut,
+    MeResponse,
+    PlanLimitsOut,
+    UsageHistoryOut,
+    UsageOut,
+)
 from video_enhancer.users.service import AccountOverview, account_overview
+from video_enhancer.users.usage_history import daily_usage
 
 router = APIRouter()
 
@@ -22,6 +31,27 @@ router = APIRouter()
 )
 def read_me(user: CurrentUser, session: SessionDep) -> MeResponse:
     return _me_response(account_overview(session, user))
+
+
+@router.get(
+    "/me/usage",
+    operation_id="getMyUsage",
+    response_model=UsageHistoryOut,
+    responses=error_responses(401),
+    summary="Minutes charged per day over the last `days` days (UTC), for a usage chart",
+)
+def read_my_usage(
+    user: CurrentUser,
+    session: SessionDep,
+    days: Annotated[int, Query(ge=1, le=366, description="How many days, today included.")] = 90,
+) -> UsageHistoryOut:
+    buckets = [
+        DailyUsageOut(day=day.day, minutes=day.minutes, jobs=day.jobs)
+        for day in daily_usage(session, user.id, days)
+    ]
+    return UsageHistoryOut(
+        days=days, total_minutes=sum(bucket.minutes for bucket in buckets), buckets=buckets
+    )
 
 
 @router.delete(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import Field
 
@@ -52,3 +52,15 @@ class MeResponse(CamelModel):
     email_verified: bool = Field(
         serialization_alias="emailVerified", description="Whether the email address was confirmed."
     )
+
+
+class DailyUsageOut(CamelModel):
+    day: date = Field(description="A UTC day (YYYY-MM-DD).")
+    minutes: int = Field(description="Minutes charged that day (jobs completed that day).")
+    jobs: int = Field(description="Jobs charged that day.")
+
+
+class UsageHistoryOut(CamelModel):
+    days: int = Field(description="Number of daily buckets: the last one is today (UTC).")
+    total_minutes: int = Field(description="Minutes charged over those days.")
+    buckets: list[DailyUsageOut] = Field(description="One per day, oldest first; zeros included.")

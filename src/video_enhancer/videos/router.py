@@ -69,6 +69,7 @@ def _video_detail(view: service.VideoView) -> VideoDetail:
             "jobs": [JobOut.model_validate(job) for job in view.jobs],
             "download_url": view.download.url if view.download else None,
             "download_expires_at": view.download.expires_at if view.download else None,
+            "source_url": view.source.url if view.source else None,
         }
     )
 

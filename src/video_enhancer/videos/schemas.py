@@ -72,6 +72,11 @@ class VideoDetail(VideoOut):
     jobs: list[JobOut] = Field(description="The video's jobs, newest first.")
     download_url: str | None = Field(description="Signed URL of the enhanced video, once it exists.")
     download_expires_at: datetime | None
+    source_url: str | None = Field(
+        None,
+        description="Signed URL of the uploaded original (same lifetime as downloadUrl), once the "
+        "upload is complete: for a before/after comparison.",
+    )
 
 
 class VideoPage(CamelModel):

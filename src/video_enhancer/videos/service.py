@@ -279,6 +279,7 @@ class VideoView:
     video: Video
     jobs: list[Job]
     download: SignedUrl | None = None
+    source: SignedUrl | None = None
 
 
 def get_video(
@@ -296,7 +297,12 @@ def get_video(
             ttl_seconds=settings.download_url_ttl_seconds,
             filename=f"{PurePosixPath(video.original_filename).stem}-enhanced.mp4",
         )
-    return VideoView(video=video, jobs=jobs, download=download)
+    source = None
+    if video.uploaded_at is not None and video.deleted_at is None:
+        source = storage.signed_download_url(
+            "raw", video.storage_path, ttl_seconds=settings.download_url_ttl_seconds
+        )
+    return VideoView(video=video, jobs=jobs, download=download, source=source)
 
 
 def list_videos(session: Session, user: User, limit: int, offset: int) -> tuple[list[VideoView], int]:
