@@ -46,6 +46,27 @@ ENHANCERS: dict[str, EnhancerSpec] = {
             classical=False,
             description="Stream-DiffVSR x4 diffusion video super-resolution.",
         ),
+        EnhancerSpec(
+            "realesrgan-x4plus",
+            "video_enhancer.enhancers.realesrgan",
+            "RealESRGANx4PlusEnhancer",
+            classical=False,
+            description="Real-ESRGAN x4plus (RRDB): general photos and live footage, frame by frame.",
+        ),
+        EnhancerSpec(
+            "realesr-general-x4v3",
+            "video_enhancer.enhancers.realesrgan",
+            "RealESRGeneralx4v3Enhancer",
+            classical=False,
+            description="Real-ESRGAN general x4v3 (compact SRVGG): fast, for live footage; runs on CPU.",
+        ),
+        EnhancerSpec(
+            "realesr-animevideov3",
+            "video_enhancer.enhancers.realesrgan",
+            "RealESRAnimeVideov3Enhancer",
+            classical=False,
+            description="Real-ESRGAN anime video v3 (compact SRVGG): the fastest, for animation.",
+        ),
     )
 }
 
