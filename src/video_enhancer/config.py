@@ -10,7 +10,7 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -24,6 +24,9 @@ DEV_URL_SIGNING_SECRET = "dev-only-insecure-url-signing-secret"
 
 Environment = Literal["development", "test", "production"]
 _MODEL_DEFAULTS = StreamDiffVSROptions()
+EnhancerSetting = Literal[
+    "auto", "lanczos", "stream-diffvsr", "realesrgan-x4plus", "realesr-general-x4v3", "realesr-animevideov3"
+]
 
 
 class Settings(BaseSettings):
@@ -137,8 +140,23 @@ class Settings(BaseSettings):
     worker_scratch_dir: Path = Field(
         Path("var/scratch"), description="Worker's scratch folder for downloads and segments."
     )
-    enhancer: Literal["auto", "lanczos", "stream-diffvsr"] = Field(
-        "auto", description="auto: stream-diffvsr when model weights are configured, else lanczos."
+    enhancer: Literal[
+        "auto",
+        "lanczos",
+        "stream-diffvsr",
+        "realesrgan-x4plus",
+        "realesr-general-x4v3",
+        "realesr-animevideov3",
+    ] = Field("auto", description="auto: stream-diffvsr when model weights are configured, else lanczos.")
+    models_dir: Path = Field(
+        Path("var/models"),
+        description="Folder of Real-ESRGAN weights under their published file names "
+        "(`video-enhancer models download NAME --dir ...` fills it).",
+    )
+    realesrgan_tile: int = Field(
+        512,
+        ge=0,
+        description="Real-ESRGAN tile side in input pixels (0: whole frames); lower it on small GPUs.",
     )
     model_path: Path | None = Field(
         None, description="Folder with Stream-DiffVSR weights in the published layout."
@@ -253,6 +271,16 @@ class Settings(BaseSettings):
         from video_enhancer.enhancers.registry import choose_enhancer
 
         return choose_enhancer(self.enhancer, model_configured=bool(self.model_path or self.model_id))
+
+    def realesrgan_options(self, enhancer: str) -> dict[str, Any]:
+        """Constructor arguments of a Real-ESRGAN enhancer: its file in `VE_MODELS_DIR`."""
+        from video_enhancer.enhancers.weights import weights_path
+
+        return {
+            "weights": weights_path(self.models_dir, enhancer),
+            "device": self.model_device,
+            "tile": self.realesrgan_tile,
+        }
 
     def stream_diffvsr_options(self) -> StreamDiffVSROptions:
         """The stream-diffvsr enhancer's options from the `VE_MODEL_*` settings."""

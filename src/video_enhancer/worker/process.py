@@ -40,6 +40,7 @@ from video_enhancer.config import Settings, get_settings
 from video_enhancer.db import make_engine, make_session_factory, session_scope
 from video_enhancer.enhancers.base import Enhancer
 from video_enhancer.enhancers.registry import get_enhancer
+from video_enhancer.enhancers.weights import PUBLISHED_WEIGHTS
 from video_enhancer.jobs.lifecycle import claim_next_job, requeue_expired_leases
 from video_enhancer.logging import configure_logging
 from video_enhancer.models import utcnow
@@ -62,7 +63,10 @@ def default_worker_id() -> str:
 
 def enhancer_options(settings: Settings) -> dict[str, Any]:
     """Constructor arguments for the configured enhancer (lanczos takes none)."""
-    if settings.resolved_enhancer != "stream-diffvsr":
+    name = settings.resolved_enhancer
+    if name in PUBLISHED_WEIGHTS:
+        return settings.realesrgan_options(name)
+    if name != "stream-diffvsr":
         return {}
     return settings.stream_diffvsr_options().constructor_kwargs()
 
