@@ -147,7 +147,11 @@ class Settings(BaseSettings):
         "realesrgan-x4plus",
         "realesr-general-x4v3",
         "realesr-animevideov3",
-    ] = Field("auto", description="auto: stream-diffvsr when model weights are configured, else lanczos.")
+    ] = Field(
+        "auto",
+        description="auto: stream-diffvsr when model weights are configured, else lanczos; "
+        "or a Real-ESRGAN model (its weights in `VE_MODELS_DIR`).",
+    )
     models_dir: Path = Field(
         Path("var/models"),
         description="Folder of Real-ESRGAN weights under their published file names "
