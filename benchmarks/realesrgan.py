@@ -26,10 +26,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
 
-from tests.factories import write_realesrgan_weights  # noqa: E402
-
+from factories import write_realesrgan_weights  # noqa: E402
 from video_enhancer.enhancers import get_enhancer  # noqa: E402
 
 IN_SIZE = (320, 180)  # x4 = 1280x720

@@ -59,6 +59,7 @@ OPERATIONS = {
     ("get", "/webhooks/{webhookId}/deliveries"): "listWebhookDeliveries",
     ("post", "/webhooks/{webhookId}/deliveries/{deliveryId}/retry"): "retryWebhookDelivery",
     ("post", "/webhooks/{webhookId}/test"): "testWebhook",
+    ("get", "/enhancers"): "listEnhancers",
 }
 AUTHENTICATED = {"getMe", "createUpload", "completeUpload", "listVideos", "getVideo", "deleteVideo"}
 AUTHENTICATED |= {"listJobs", "getJob", "cancelJob", "getAdminStats"}

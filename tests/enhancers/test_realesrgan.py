@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from tests.factories import write_realesrgan_weights
 
+from factories import write_realesrgan_weights
 from video_enhancer.enhancers import Enhancer, EnhancerError, EnhancerSession, get_enhancer
 from video_enhancer.enhancers.realesrgan import RealESRGANEnhancer, frame_to_tensor
 from video_enhancer.enhancers.registry import EnhancerUnavailableError

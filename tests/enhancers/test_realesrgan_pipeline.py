@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 import pytest
-from tests.factories import write_realesrgan_weights
 
+from factories import write_realesrgan_weights
 from media.clips import ClipLibrary, ClipSpec
 from video_enhancer.cli.enhance import add_enhance_parser
 from video_enhancer.config import Settings

@@ -17,6 +17,9 @@ class EnhancerName(enum.StrEnum):
 
     LANCZOS = "lanczos"
     STREAM_DIFFVSR = "stream-diffvsr"
+    REALESRGAN_X4PLUS = "realesrgan-x4plus"
+    REALESR_GENERAL_X4V3 = "realesr-general-x4v3"
+    REALESR_ANIMEVIDEOV3 = "realesr-animevideov3"
 
 
 class JobOut(CamelModel):

@@ -24,6 +24,7 @@ from video_enhancer.models.user import User
 from video_enhancer.models.video import Video
 from video_enhancer.models.webhook_delivery import WebhookDelivery
 from video_enhancer.models.webhook_endpoint import WebhookEndpoint
+from video_enhancer.models.worker_enhancer import WorkerEnhancer
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -48,5 +49,6 @@ __all__ = [
     "Video",
     "WebhookDelivery",
     "WebhookEndpoint",
+    "WorkerEnhancer",
     "utcnow",
 ]

@@ -48,6 +48,7 @@ from video_enhancer.observability.metrics import WORKER_BUSY, WORKER_READY
 from video_enhancer.queue.wakeup import make_wakeup
 from video_enhancer.storage.base import Storage
 from video_enhancer.storage.factory import make_storage
+from video_enhancer.worker.enhancer_report import EnhancerReporter
 from video_enhancer.worker.runner import JobRunner
 from video_enhancer.worker.scratch import remove_abandoned
 
@@ -94,6 +95,7 @@ class WorkerProcess:
     ready: bool = False
     jobs_run: int = 0
     http_server: Any = field(default=None, init=False)
+    reporter: EnhancerReporter | None = field(default=None, init=False)
     exit_status: int = field(default=0, init=False)
 
     def stop(self) -> None:
@@ -109,6 +111,8 @@ class WorkerProcess:
         try:
             enhancer = self.enhancer or load_enhancer(self.settings)
             runner = JobRunner(self.settings, session_factory, storage, enhancer, shutdown=self.stop_event)
+            self.reporter = EnhancerReporter(session_factory, self.worker_id, enhancer)
+            self.reporter.heartbeat()
             self._set_ready(True)
             logger.info(
                 "worker ready",
@@ -122,6 +126,8 @@ class WorkerProcess:
                 thread.join()
         finally:
             self._set_ready(False)
+            if self.reporter is not None:
+                self.reporter.forget()
             if http is not None:
                 http.stop()
             if self.engine is None:
@@ -212,11 +218,15 @@ class WorkerProcess:
         finally:
             WORKER_BUSY.dec()
             self.jobs_run += 1
+        if self.reporter is not None:
+            self.reporter.job_finished(claimed.job_id)
         return True
 
     def _maintenance_loop(self, session_factory: Any, storage: Storage) -> None:
         interval = maintenance_interval(self.settings)
         while not self.stop_event.wait(interval):
+            if self.reporter is not None:
+                self.reporter.heartbeat()
             try:
                 recovered = requeue_expired_leases(session_factory)
                 if recovered.requeued or recovered.failed or recovered.canceled:
