@@ -29,6 +29,10 @@ EnhancerSetting = Literal[
 ]
 
 
+def _auto_enhancers() -> list[EnhancerSetting]:
+    return ["auto"]
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VE_", env_file=".env", extra="ignore")
 
@@ -152,6 +156,15 @@ class Settings(BaseSettings):
         description="auto: stream-diffvsr when model weights are configured, else lanczos; "
         "or a Real-ESRGAN model (its weights in `VE_MODELS_DIR`).",
     )
+    enhancers: Annotated[list[EnhancerSetting], NoDecode] = Field(
+        default_factory=_auto_enhancers,
+        description="What a worker loads and runs: `auto` (the one `VE_ENHANCER` selects; the worker takes "
+        "any job) or a comma-separated list such as `stream-diffvsr,realesrgan-x4plus` (it takes only "
+        "jobs asking for one of them).",
+    )
+    enhancer_wait_alert_seconds: int = Field(
+        600, ge=1, description="Alert when a job has waited this long for an enhancer no live worker offers."
+    )
     models_dir: Path = Field(
         Path("var/models"),
         description="Folder of Real-ESRGAN weights under their published file names "
@@ -238,6 +251,17 @@ class Settings(BaseSettings):
             return [str(email).strip().lower() for email in value if str(email).strip()]
         return value
 
+    @field_validator("enhancers", mode="before")
+    @classmethod
+    def _split_enhancers(cls, value: object) -> object:
+        """`stream-diffvsr,realesrgan-x4plus` (or a JSON list) from the environment."""
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else text.split(",")
+        if isinstance(value, list):
+            return [str(name).strip() for name in value if str(name).strip()] or ["auto"]
+        return value
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
@@ -275,6 +299,17 @@ class Settings(BaseSettings):
         from video_enhancer.enhancers.registry import choose_enhancer
 
         return choose_enhancer(self.enhancer, model_configured=bool(self.model_path or self.model_id))
+
+    def worker_enhancers(self) -> list[str]:
+        """The enhancers a worker loads: `VE_ENHANCERS`, or the one `VE_ENHANCER` selects for `auto`."""
+        if self.enhancers == ["auto"]:
+            return [self.resolved_enhancer]
+        return list(dict.fromkeys(name for name in self.enhancers if name != "auto"))
+
+    @property
+    def claims_any_enhancer(self) -> bool:
+        """`VE_ENHANCERS=auto`: today's behaviour, the worker takes every job."""
+        return "auto" in self.enhancers
 
     def realesrgan_options(self, enhancer: str) -> dict[str, Any]:
         """Constructor arguments of a Real-ESRGAN enhancer: its file in `VE_MODELS_DIR`."""

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from sqlalchemy.orm import Session
 
 from video_enhancer.catalogue import repository
 from video_enhancer.config import Settings
 from video_enhancer.enhancers.registry import ENHANCERS, EnhancerSpec
-from video_enhancer.models import Job, Plan
+from video_enhancer.models import Job, JobStatus, Plan
 
 OUTPUT_720P_PIXELS = 1280 * 720
 ALL_PLANS = (Plan.FREE, Plan.CREATOR, Plan.PRO)
@@ -55,6 +56,17 @@ def catalogue(session: Session, settings: Settings, now: datetime) -> list[Catal
         speeds = [row.frames_per_second_720p for row in mine if row.frames_per_second_720p is not None]
         entries.append(CatalogueEntry(spec, plans_for(spec.name), bool(mine), max(speeds, default=None)))
     return entries
+
+
+def offered_enhancers(session: Session, settings: Settings, now: datetime) -> set[str]:
+    return {row.enhancer for row in repository.live_rows(session, now - live_window(settings))}
+
+
+def waiting_for(session: Session, settings: Settings, job: Job, now: datetime) -> Literal["enhancer"] | None:
+    """ "enhancer" while the job is QUEUED and no live worker has its enhancer loaded."""
+    if job.status != JobStatus.QUEUED or job.enhancer is None:
+        return None
+    return None if job.enhancer in offered_enhancers(session, settings, now) else "enhancer"
 
 
 def speed_at_720p(job: Job) -> float | None:

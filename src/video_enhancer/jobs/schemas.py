@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from pydantic import Field
 
@@ -39,7 +40,15 @@ class JobOut(CamelModel):
     error_message: str | None
     minutes_held: int = Field(description="Minutes reserved against the quota while the job is active.")
     minutes_charged: int | None = Field(description="Minutes charged once, at completion.")
-    enhancer: EnhancerName | None = Field(description="The enhancer that made the output.")
+    enhancer: EnhancerName | None = Field(
+        description="The enhancer the job asked for, then the one that made the output."
+    )
+    output_height: int = Field(
+        validation_alias="max_output_height", description="Output height limit in pixels (resolved)."
+    )
+    waiting_for: Literal["enhancer"] | None = Field(
+        None, description='While QUEUED: "enhancer" when no live worker offers the job\'s enhancer.'
+    )
     priority: int
     attempts: int
     max_attempts: int

@@ -45,6 +45,8 @@ def _ticket(grant: service.UploadGrant, resumable: bool) -> UploadTicket:
         upload_protocol="resumable" if resumable else "single",
         video_id=grant.video.id,
         job_id=grant.job.id,
+        enhancer=grant.job.enhancer,
+        output_height=grant.job.max_output_height,
     )
 
 
