@@ -102,3 +102,25 @@ def test_ve_enhancers_names_what_a_worker_loads(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("VE_ENHANCERS", "waifu2x")
     with pytest.raises(ValueError, match="enhancers"):
         Settings()
+
+
+def test_the_wait_for_an_unoffered_enhancer_is_a_metric_for_the_alert(
+    client: TestClient, session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    from datetime import timedelta
+
+    from video_enhancer.observability.enhancer_wait import enhancer_waits
+
+    with session_factory() as session:
+        job = _queued_job(session, settings, "realesrgan-x4plus")
+        job.queued_at = utcnow() - timedelta(minutes=15)
+        session.commit()
+        waits = enhancer_waits(session, settings, utcnow())
+    assert 899 < waits["realesrgan-x4plus"] < 1000 and waits["lanczos"] == 0.0
+    metrics = client.get("/metrics").text
+    assert 've_queue_enhancer_wait_seconds{enhancer="realesrgan-x4plus"}' in metrics
+    assert f"ve_enhancer_wait_alert_seconds {float(settings.enhancer_wait_alert_seconds)}" in metrics
+    with session_factory.begin() as session:
+        repository.report_loaded(session, "gpu-1", "realesrgan-x4plus", "cuda:0", utcnow())
+    with session_factory() as session:
+        assert enhancer_waits(session, settings, utcnow())["realesrgan-x4plus"] == 0.0
