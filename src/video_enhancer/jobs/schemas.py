@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from video_enhancer.api.schemas import CamelModel
 from video_enhancer.models import JobStage, JobStatus
@@ -43,8 +43,11 @@ class JobOut(CamelModel):
     enhancer: EnhancerName | None = Field(
         description="The enhancer the job asked for, then the one that made the output."
     )
-    output_height: int = Field(
-        validation_alias="max_output_height", description="Output height limit in pixels (resolved)."
+    output_height: int | None = Field(
+        None,
+        # the column's name when read from a job, the wire name when a stored answer is replayed
+        validation_alias=AliasChoices("max_output_height", "outputHeight"),
+        description="Output height limit in pixels (resolved).",
     )
     waiting_for: Literal["enhancer"] | None = Field(
         None, description='While QUEUED: "enhancer" when no live worker offers the job\'s enhancer.'
