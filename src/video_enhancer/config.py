@@ -165,6 +165,7 @@ class Settings(BaseSettings):
     enhancer_wait_alert_seconds: int = Field(
         600, ge=1, description="Alert when a job has waited this long for an enhancer no live worker offers."
     )
+    max_batch_size: int = Field(20, ge=1, le=100, description="Videos one `POST /batches` may hold.")
     models_dir: Path = Field(
         Path("var/models"),
         description="Folder of Real-ESRGAN weights under their published file names "

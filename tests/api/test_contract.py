@@ -60,6 +60,9 @@ OPERATIONS = {
     ("post", "/webhooks/{webhookId}/deliveries/{deliveryId}/retry"): "retryWebhookDelivery",
     ("post", "/webhooks/{webhookId}/test"): "testWebhook",
     ("get", "/enhancers"): "listEnhancers",
+    ("post", "/batches"): "createBatch",
+    ("get", "/batches"): "listBatches",
+    ("get", "/batches/{batchId}"): "getBatch",
 }
 AUTHENTICATED = {"getMe", "createUpload", "completeUpload", "listVideos", "getVideo", "deleteVideo"}
 AUTHENTICATED |= {"listJobs", "getJob", "cancelJob", "getAdminStats"}

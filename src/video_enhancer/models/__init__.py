@@ -1,6 +1,7 @@
 """ORM models, one file per table."""
 
 from video_enhancer.models.base import Base, utcnow
+from video_enhancer.models.batch import Batch
 from video_enhancer.models.email_token import EmailToken
 from video_enhancer.models.enums import (
     ACTIVE_STATUSES,
@@ -30,6 +31,7 @@ __all__ = [
     "ACTIVE_STATUSES",
     "TERMINAL_STATUSES",
     "Base",
+    "Batch",
     "DeliveryStatus",
     "EmailToken",
     "EventCounter",
