@@ -63,6 +63,7 @@ OPERATIONS = {
     ("post", "/batches"): "createBatch",
     ("get", "/batches"): "listBatches",
     ("get", "/batches/{batchId}"): "getBatch",
+    ("get", "/batches/{batchId}/download"): "downloadBatch",
 }
 AUTHENTICATED = {"getMe", "createUpload", "completeUpload", "listVideos", "getVideo", "deleteVideo"}
 AUTHENTICATED |= {"listJobs", "getJob", "cancelJob", "getAdminStats"}

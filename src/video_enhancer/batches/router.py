@@ -6,10 +6,12 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Path
+from fastapi.responses import StreamingResponse
 
 from video_enhancer.api.deps import CurrentUser, SessionDep, SettingsDep, StorageDep
 from video_enhancer.api.schemas import error_responses
 from video_enhancer.batches import service
+from video_enhancer.batches.archive import stream_zip
 from video_enhancer.batches.schemas import BatchOut, BatchPage, BatchRequest, BatchTickets, BatchVideo
 from video_enhancer.models import Batch, Job
 from video_enhancer.videos.router import upload_ticket
@@ -78,3 +80,22 @@ def list_batches(session: SessionDep, user: CurrentUser) -> BatchPage:
 )
 def get_batch(batch_id: BatchIdPath, session: SessionDep, user: CurrentUser) -> BatchOut:
     return batch_out(*service.get_batch(session, user, batch_id))
+
+
+@router.get(
+    "/{batchId}/download",
+    operation_id="downloadBatch",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"application/zip": {}}, "description": "A ZIP of the enhanced videos."},
+        **error_responses(401, 404, 409),
+    },
+    summary="One ZIP of every enhanced video of the batch, streamed",
+)
+def download_batch(
+    batch_id: BatchIdPath, session: SessionDep, storage: StorageDep, user: CurrentUser
+) -> StreamingResponse:
+    entries = service.download_entries(session, user, batch_id)
+    files = ((name, storage.open_read("enhanced", key)) for name, key in entries)
+    headers = {"Content-Disposition": f'attachment; filename="batch-{batch_id}.zip"'}
+    return StreamingResponse(stream_zip(files), media_type="application/zip", headers=headers)

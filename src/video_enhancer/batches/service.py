@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from pathlib import PurePosixPath
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from video_enhancer.batches.schemas import BatchRequest, BatchStatus
 from video_enhancer.config import Settings
-from video_enhancer.errors import BadRequest, NotFound
-from video_enhancer.models import Batch, Job, JobStatus, User
+from video_enhancer.errors import BadRequest, InvalidState, NotFound
+from video_enhancer.models import Batch, Job, JobStatus, User, Video
 from video_enhancer.storage.base import Storage
 from video_enhancer.videos import repository as videos_repository
 from video_enhancer.videos.service import UploadGrant, create_upload
@@ -41,6 +42,20 @@ def create_batch(
         grant.job.batch_id = batch.id
     session.flush()
     return batch, grants
+
+
+def download_entries(session: Session, user: User, batch_id: uuid.UUID) -> list[tuple[str, str]]:
+    """`(name in the ZIP, key in the enhanced area)` of every finished video of the batch."""
+    _, jobs = get_batch(session, user, batch_id)
+    entries = []
+    for number, job in enumerate(jobs, start=1):
+        video = session.get(Video, job.video_id)
+        if job.status == JobStatus.COMPLETED and video is not None and video.output_storage_path:
+            stem = PurePosixPath(video.original_filename).stem or "video"
+            entries.append((f"{number:02d}-{stem}-enhanced.mp4", video.output_storage_path))
+    if not entries:
+        raise InvalidState("No video of this batch is enhanced yet.")
+    return entries
 
 
 def get_batch(session: Session, user: User, batch_id: uuid.UUID) -> tuple[Batch, list[Job]]:
