@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from factories import add_job, add_user
-from video_enhancer.batches.service import aggregate_status, progress_percent
+from video_enhancer.batches.service import progress_percent
+from video_enhancer.batches.status import aggregate_status
 from video_enhancer.models import Job, JobStatus, Plan, Video
 from video_helpers import new_user, upload_body
 
@@ -85,3 +86,32 @@ def test_progress_counts_frames_not_videos(session_factory: sessionmaker[Session
         # one of two videos done, but 400 of 1000 frames
         assert progress_percent([long_job, short_job]) == 40.0
         assert session.get(Video, long_job.video_id) is not None and isinstance(long_job, Job)
+
+
+def test_batch_completed_is_appended_once_when_the_last_job_is_final(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    from sqlalchemy import select
+
+    from video_enhancer.models import JobEvent
+
+    headers = new_user(client, Plan.PRO)
+    tickets = client.post("/batches", json=_videos(2), headers=headers).json()
+
+    def batch_events() -> list[JobEvent]:
+        with session_factory() as session:
+            return list(session.scalars(select(JobEvent).where(JobEvent.type == "batch.completed")))
+
+    first, second = (ticket["jobId"] for ticket in tickets["videos"])
+    assert client.post(f"/jobs/{first}/cancel", headers=headers).status_code == 200
+    assert batch_events() == []
+    assert client.post(f"/jobs/{second}/cancel", headers=headers).status_code == 200
+    events = batch_events()
+    assert len(events) == 1
+    assert events[0].data == {
+        "batchId": tickets["batchId"],
+        "status": "CANCELED",
+        "videos": 2,
+        "completed": 0,
+    }
+    assert client.get(f"/batches/{tickets['batchId']}", headers=headers).json()["status"] == "CANCELED"

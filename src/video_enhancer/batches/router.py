@@ -13,6 +13,7 @@ from video_enhancer.api.schemas import error_responses
 from video_enhancer.batches import service
 from video_enhancer.batches.archive import stream_zip
 from video_enhancer.batches.schemas import BatchOut, BatchPage, BatchRequest, BatchTickets, BatchVideo
+from video_enhancer.batches.status import aggregate_status
 from video_enhancer.models import Batch, Job
 from video_enhancer.videos.router import upload_ticket
 
@@ -25,7 +26,7 @@ def batch_out(batch: Batch, jobs: list[Job]) -> BatchOut:
     return BatchOut(
         id=batch.id,
         created_at=batch.created_at,
-        status=service.aggregate_status([job.status for job in jobs]),
+        status=aggregate_status([job.status for job in jobs]),
         progress_percent=service.progress_percent(jobs),
         minutes_held=sum(job.minutes_held for job in jobs if not job.status.is_terminal),
         minutes_charged=sum(job.minutes_charged or 0 for job in jobs),

@@ -2,18 +2,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
 
 from pydantic import Field
 
 from video_enhancer.api.schemas import CamelModel, CamelRequest
+from video_enhancer.batches.status import BatchStatus
 from video_enhancer.models import JobStatus
 from video_enhancer.videos.schemas import UploadRequest, UploadTicket
 
 MAX_BATCH_SIZE = 100
 """Hard cap of the request schema; `VE_MAX_BATCH_SIZE` (20) is the deployment's limit below it."""
-
-BatchStatus = Literal["QUEUED", "PROCESSING", "COMPLETED", "PARTIAL", "FAILED", "CANCELED"]
 
 
 class BatchRequest(CamelRequest):

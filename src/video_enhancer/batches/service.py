@@ -14,7 +14,7 @@ from pathlib import PurePosixPath
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from video_enhancer.batches.schemas import BatchRequest, BatchStatus
+from video_enhancer.batches.schemas import BatchRequest
 from video_enhancer.config import Settings
 from video_enhancer.errors import BadRequest, InvalidState, NotFound
 from video_enhancer.models import Batch, Job, JobStatus, User, Video
@@ -74,17 +74,6 @@ def list_batches(session: Session, user: User) -> list[tuple[Batch, list[Job]]]:
 
 def batch_jobs(session: Session, batch_id: uuid.UUID) -> list[Job]:
     return list(session.scalars(select(Job).where(Job.batch_id == batch_id).order_by(Job.created_at, Job.id)))
-
-
-def aggregate_status(statuses: Sequence[JobStatus]) -> BatchStatus:
-    if any(not status.is_terminal for status in statuses):
-        return "PROCESSING" if JobStatus.PROCESSING in statuses else "QUEUED"
-    completed = sum(status == JobStatus.COMPLETED for status in statuses)
-    if completed == len(statuses):
-        return "COMPLETED"
-    if completed:
-        return "PARTIAL"
-    return "CANCELED" if all(status == JobStatus.CANCELED for status in statuses) else "FAILED"
 
 
 def progress_percent(jobs: Sequence[Job]) -> float:
