@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
@@ -139,3 +140,41 @@ def finished_job(
 def bearer(user: User, settings: Settings) -> dict[str, str]:
     """Authorization headers for a user made here (no password: the token is signed directly)."""
     return {"Authorization": f"Bearer {create_access_token(user.id, settings)}"}
+
+
+# --- Real-ESRGAN weight files ---------------------------------------------------------------
+# The published files cannot be downloaded here, so tests write files with the same layout:
+# the same top-level key (`params_ema` for x4plus, `params` for the compact networks) and the
+# same state-dict key names, holding random weights of the real architectures.
+
+_RRDB_NAMES = {"model.0": "conv_first", "model.1.sub.23": "conv_body", "model.3": "conv_up1"}
+_RRDB_NAMES |= {"model.6": "conv_up2", "model.8": "conv_hr", "model.10": "conv_last"}
+COMPACT_CONVS = {"realesr-general-x4v3": 32, "realesr-animevideov3": 16}
+
+
+def _published_rrdb_key(key: str) -> str:
+    """`model.1.sub.4.RDB2.conv3.0.weight` -> `body.4.rdb2.conv3.weight` (the Real-ESRGAN names)."""
+    layer, _, kind = key.rpartition(".")
+    if layer in _RRDB_NAMES:
+        return f"{_RRDB_NAMES[layer]}.{kind}"
+    _, _, _, block, rdb, conv, _ = layer.split(".")
+    return f"body.{block}.{rdb.lower()}.{conv}.{kind}"
+
+
+def write_realesrgan_weights(path: str | Path, model: str, *, seed: int = 0) -> Path:
+    """Random weights of `model`'s real network, saved like the published `.pth` file."""
+    import torch
+    from spandrel.architectures.Compact import Compact
+    from spandrel.architectures.ESRGAN import ESRGAN
+
+    torch.manual_seed(seed)
+    if model == "realesrgan-x4plus":
+        network = ESRGAN(in_nc=3, out_nc=3, num_filters=64, num_blocks=23, scale=4)
+        state = {_published_rrdb_key(key): value for key, value in network.state_dict().items()}
+        payload = {"params_ema": state}
+    else:
+        compact = Compact(num_in_ch=3, num_out_ch=3, num_feat=64, num_conv=COMPACT_CONVS[model], upscale=4)
+        payload = {"params": dict(compact.state_dict())}
+    target = Path(path)
+    torch.save(payload, target)
+    return target

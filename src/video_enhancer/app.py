@@ -25,6 +25,8 @@ from video_enhancer.api.security_headers import SecurityHeadersMiddleware
 from video_enhancer.auth.email_router import router as account_email_router
 from video_enhancer.auth.passwords import warm_up
 from video_enhancer.auth.router import router as auth_router
+from video_enhancer.batches.router import router as batches_router
+from video_enhancer.catalogue.router import router as enhancers_router
 from video_enhancer.config import Settings, get_settings
 from video_enhancer.db import make_engine, make_session_factory
 from video_enhancer.errors import AppError, NotFound, RateLimited, Unauthorized
@@ -222,6 +224,8 @@ def create_app(
     app.include_router(users_router, prefix="/users", tags=["users"])
     app.include_router(videos_router, prefix="/videos", tags=["videos"])
     app.include_router(jobs_router, prefix="/jobs", tags=["jobs"])
+    app.include_router(enhancers_router, prefix="/enhancers", tags=["enhancers"])
+    app.include_router(batches_router, prefix="/batches", tags=["batches"])
     app.include_router(events_router, tags=["events"])
     app.include_router(webhooks_router, prefix="/webhooks", tags=["webhooks"])
     _document_webhook_payloads(app)

@@ -13,7 +13,7 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -25,6 +25,13 @@ from video_enhancer.secrets_file import MIN_SECRET_BYTES, generated_secrets
 
 Environment = Literal["development", "test", "production"]
 _MODEL_DEFAULTS = StreamDiffVSROptions()
+EnhancerSetting = Literal[
+    "auto", "lanczos", "stream-diffvsr", "realesrgan-x4plus", "realesr-general-x4v3", "realesr-animevideov3"
+]
+
+
+def _auto_enhancers() -> list[EnhancerSetting]:
+    return ["auto"]
 
 
 class Settings(BaseSettings):
@@ -181,8 +188,37 @@ class Settings(BaseSettings):
     worker_scratch_dir: Path = Field(
         Path("var/scratch"), description="Worker's scratch folder for downloads and segments."
     )
-    enhancer: Literal["auto", "lanczos", "stream-diffvsr"] = Field(
-        "auto", description="auto: stream-diffvsr when model weights are configured, else lanczos."
+    enhancer: Literal[
+        "auto",
+        "lanczos",
+        "stream-diffvsr",
+        "realesrgan-x4plus",
+        "realesr-general-x4v3",
+        "realesr-animevideov3",
+    ] = Field(
+        "auto",
+        description="auto: stream-diffvsr when model weights are configured, else lanczos; "
+        "or a Real-ESRGAN model (its weights in `VE_MODELS_DIR`).",
+    )
+    enhancers: Annotated[list[EnhancerSetting], NoDecode] = Field(
+        default_factory=_auto_enhancers,
+        description="What a worker loads and runs: `auto` (the one `VE_ENHANCER` selects; the worker takes "
+        "any job) or a comma-separated list such as `stream-diffvsr,realesrgan-x4plus` (it takes only "
+        "jobs asking for one of them).",
+    )
+    enhancer_wait_alert_seconds: int = Field(
+        600, ge=1, description="Alert when a job has waited this long for an enhancer no live worker offers."
+    )
+    max_batch_size: int = Field(20, ge=1, le=100, description="Videos one `POST /batches` may hold.")
+    models_dir: Path = Field(
+        Path("var/models"),
+        description="Folder of Real-ESRGAN weights under their published file names "
+        "(`video-enhancer models download NAME --dir ...` fills it).",
+    )
+    realesrgan_tile: int = Field(
+        512,
+        ge=0,
+        description="Real-ESRGAN tile side in input pixels (0: whole frames); lower it on small GPUs.",
     )
     model_path: Path | None = Field(
         None, description="Folder with Stream-DiffVSR weights in the published layout."
@@ -279,6 +315,17 @@ class Settings(BaseSettings):
             return [str(email).strip().lower() for email in value if str(email).strip()]
         return value
 
+    @field_validator("enhancers", mode="before")
+    @classmethod
+    def _split_enhancers(cls, value: object) -> object:
+        """`stream-diffvsr,realesrgan-x4plus` (or a JSON list) from the environment."""
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else text.split(",")
+        if isinstance(value, list):
+            return [str(name).strip() for name in value if str(name).strip()] or ["auto"]
+        return value
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
@@ -342,6 +389,27 @@ class Settings(BaseSettings):
         from video_enhancer.enhancers.registry import choose_enhancer
 
         return choose_enhancer(self.enhancer, model_configured=bool(self.model_path or self.model_id))
+
+    def worker_enhancers(self) -> list[str]:
+        """The enhancers a worker loads: `VE_ENHANCERS`, or the one `VE_ENHANCER` selects for `auto`."""
+        if self.enhancers == ["auto"]:
+            return [self.resolved_enhancer]
+        return list(dict.fromkeys(name for name in self.enhancers if name != "auto"))
+
+    @property
+    def claims_any_enhancer(self) -> bool:
+        """`VE_ENHANCERS=auto`: today's behaviour, the worker takes every job."""
+        return "auto" in self.enhancers
+
+    def realesrgan_options(self, enhancer: str) -> dict[str, Any]:
+        """Constructor arguments of a Real-ESRGAN enhancer: its file in `VE_MODELS_DIR`."""
+        from video_enhancer.enhancers.weights import weights_path
+
+        return {
+            "weights": weights_path(self.models_dir, enhancer),
+            "device": self.model_device,
+            "tile": self.realesrgan_tile,
+        }
 
     def stream_diffvsr_options(self) -> StreamDiffVSROptions:
         """The stream-diffvsr enhancer's options from the `VE_MODEL_*` settings."""

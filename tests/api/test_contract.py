@@ -61,6 +61,11 @@ OPERATIONS = {
     ("post", "/webhooks/{webhookId}/deliveries/{deliveryId}/retry"): "retryWebhookDelivery",
     ("post", "/webhooks/{webhookId}/test"): "testWebhook",
     ("get", "/users/me/usage"): "getMyUsage",
+    ("get", "/enhancers"): "listEnhancers",
+    ("post", "/batches"): "createBatch",
+    ("get", "/batches"): "listBatches",
+    ("get", "/batches/{batchId}"): "getBatch",
+    ("get", "/batches/{batchId}/download"): "downloadBatch",
 }
 AUTHENTICATED = {"getMe", "createUpload", "completeUpload", "listVideos", "getVideo", "deleteVideo"}
 AUTHENTICATED |= {"listJobs", "getJob", "cancelJob", "getAdminStats"}

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO, get_args
 
 from video_enhancer.enhance_options import ENHANCE_DEFAULTS, ModelDtype, StreamDiffVSROptions
 from video_enhancer.enhancers.registry import enhancer_names, get_enhancer_spec
+from video_enhancer.enhancers.weights import PUBLISHED_WEIGHTS
 from video_enhancer.errors import ServiceError
 
 if TYPE_CHECKING:
@@ -59,8 +60,12 @@ def add_enhance_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="interlaced input: one frame per field (default, 50/60p) or per frame",
     )
     parser.add_argument("--checkpoint-dir", help="keep finished segments here; a rerun resumes from them")
-    model = parser.add_argument_group("stream-diffvsr (defaults: the VE_MODEL_* settings)")
-    model.add_argument("--weights", help="checkpoint folder or hub id (VE_MODEL_PATH / VE_MODEL_ID)")
+    model = parser.add_argument_group("model weights and device (defaults: the VE_MODEL_* settings)")
+    model.add_argument(
+        "--weights",
+        help="stream-diffvsr: checkpoint folder or hub id (VE_MODEL_PATH / VE_MODEL_ID); "
+        "Real-ESRGAN: the .pth file (default: its published name in VE_MODELS_DIR)",
+    )
     model.add_argument("--flow-weights", help="RAFT-large state dict file (VE_FLOW_WEIGHTS)")
     model.add_argument("--device", help="auto, cpu or cuda (VE_MODEL_DEVICE)")
     model.add_argument("--dtype", choices=get_args(ModelDtype), help="model precision (VE_MODEL_DTYPE)")
@@ -86,9 +91,23 @@ def stream_diffvsr_options(args: argparse.Namespace) -> StreamDiffVSROptions:
 
 def model_options(args: argparse.Namespace) -> dict[str, Any]:
     """Constructor arguments of the chosen enhancer (lanczos takes none)."""
+    if args.model in PUBLISHED_WEIGHTS:
+        return realesrgan_options(args)
     if args.model != "stream-diffvsr":
         return {}
     return stream_diffvsr_options(args).constructor_kwargs()
+
+
+def realesrgan_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings' weights file, device and tile with the command's flags over them."""
+    from video_enhancer.config import get_settings
+
+    options = get_settings().realesrgan_options(args.model)
+    if args.weights is not None:
+        options["weights"] = Path(args.weights)
+    if args.device is not None:
+        options["device"] = args.device
+    return options
 
 
 def enhance_command(args: argparse.Namespace) -> int:

@@ -27,6 +27,10 @@ class EnhancerSpec:
     classical: bool
     """True for the classical resampling fallback; recorded so results can say so."""
     description: str
+    title: str = ""
+    """Short human name for the catalogue (`GET /enhancers`)."""
+    native_scale: int | None = 4
+    """The class's `native_scale`, known without importing it (None: any output size)."""
 
 
 ENHANCERS: dict[str, EnhancerSpec] = {
@@ -38,6 +42,8 @@ ENHANCERS: dict[str, EnhancerSpec] = {
             "LanczosEnhancer",
             classical=True,
             description="Classical fallback: Lanczos resampling with mild unsharp masking (no AI model).",
+            title="Lanczos (classical)",
+            native_scale=None,
         ),
         EnhancerSpec(
             "stream-diffvsr",
@@ -45,6 +51,35 @@ ENHANCERS: dict[str, EnhancerSpec] = {
             "StreamDiffVSREnhancer",
             classical=False,
             description="Stream-DiffVSR x4 diffusion video super-resolution.",
+            title="Stream-DiffVSR",
+            native_scale=4,
+        ),
+        EnhancerSpec(
+            "realesrgan-x4plus",
+            "video_enhancer.enhancers.realesrgan",
+            "RealESRGANx4PlusEnhancer",
+            classical=False,
+            description="Real-ESRGAN x4plus (RRDB): general photos and live footage, frame by frame.",
+            title="Real-ESRGAN x4plus",
+            native_scale=4,
+        ),
+        EnhancerSpec(
+            "realesr-general-x4v3",
+            "video_enhancer.enhancers.realesrgan",
+            "RealESRGeneralx4v3Enhancer",
+            classical=False,
+            description="Real-ESRGAN general x4v3 (compact SRVGG): fast, for live footage; runs on CPU.",
+            title="Real-ESRGAN general v3",
+            native_scale=4,
+        ),
+        EnhancerSpec(
+            "realesr-animevideov3",
+            "video_enhancer.enhancers.realesrgan",
+            "RealESRAnimeVideov3Enhancer",
+            classical=False,
+            description="Real-ESRGAN anime video v3 (compact SRVGG): the fastest, for animation.",
+            title="Real-ESRGAN anime video v3",
+            native_scale=4,
         ),
     )
 }

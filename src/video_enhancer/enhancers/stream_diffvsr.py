@@ -28,6 +28,7 @@ from stream_diffvsr import (
 from stream_diffvsr.errors import CheckpointError
 from video_enhancer.enhancers.base import EnhancerError, EnhancerSession, Frame, Size
 from video_enhancer.enhancers.batching import DEFAULT_MAX_WAIT_S, BatchingEngine
+from video_enhancer.enhancers.devices import resolve_device
 from video_enhancer.enhancers.registry import EnhancerUnavailableError
 
 SCALE = 4
@@ -135,9 +136,3 @@ class StreamDiffVSREnhancer:
             return StreamState.from_bytes(state, device=self.device)
         except StreamDiffVSRError as exc:
             raise EnhancerError("The saved Stream-DiffVSR state is unreadable.", detail=str(exc)) from exc
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)

@@ -8,8 +8,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from video_enhancer.batches.status import aggregate_status
 from video_enhancer.events.service import append_event, append_job_event, progress_data, queued_data
-from video_enhancer.models import EventType, Job, Video
+from video_enhancer.models import Batch, EventType, Job, JobStatus, Video, utcnow
 
 # Transition names of `jobs.lifecycle.Transition` -> the event types they append, in order.
 EVENTS_BY_TRANSITION: dict[str, tuple[EventType, ...]] = {
@@ -40,6 +41,31 @@ def append_transition_events(session: Session, transition: str, job_id: uuid.UUI
             append_video_uploaded(session, job)
         else:
             append_job_event(session, event_type, job, **_fields(session, event_type, job))
+    if types[-1].ends_job and job.batch_id is not None:
+        append_batch_completed(session, job.batch_id)
+
+
+def append_batch_completed(session: Session, batch_id: uuid.UUID) -> None:
+    """`batch.completed`, once, when the last job of the batch becomes final.
+
+    The batch row is locked first: of two jobs finishing together, the second waits for the
+    first to commit and then sees both final, so exactly one of them appends the event.
+    """
+    query = select(Batch).where(Batch.id == batch_id).with_for_update()
+    batch = session.scalars(query.execution_options(populate_existing=True)).one_or_none()
+    if batch is None or batch.completed_at is not None:
+        return
+    statuses = [JobStatus(s) for s in session.scalars(select(Job.status).where(Job.batch_id == batch_id))]
+    if not all(status.is_terminal for status in statuses):
+        return
+    batch.completed_at = utcnow()
+    data = {
+        "batchId": str(batch.id),
+        "status": aggregate_status(statuses),
+        "videos": len(statuses),
+        "completed": statuses.count(JobStatus.COMPLETED),
+    }
+    append_event(session, EventType.BATCH_COMPLETED, user_id=batch.user_id, data=data)
 
 
 def append_video_uploaded(session: Session, job: Job) -> None:

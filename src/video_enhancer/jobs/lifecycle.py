@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -321,6 +321,7 @@ def _claim(
             Job.max_attempts,
             Job.lease_expires_at,
             Job.request_id,
+            Job.enhancer,
         )
         .execution_options(synchronize_session=False)
     )
@@ -338,15 +339,23 @@ def _claim(
         max_attempts=row.max_attempts,
         lease_expires_at=row.lease_expires_at,
         request_id=row.request_id,
+        enhancer=row.enhancer,
     )
 
 
 def claim_next_job(
-    session_factory: SessionFactory, worker_id: str, lease_seconds: float, now: datetime | None = None
+    session_factory: SessionFactory,
+    worker_id: str,
+    lease_seconds: float,
+    now: datetime | None = None,
+    enhancers: Collection[str] | None = None,
 ) -> ClaimedJob | None:
-    """Claimed: the first runnable QUEUED job -> PROCESSING in one statement; None when none."""
+    """Claimed: the first runnable QUEUED job -> PROCESSING in one statement; None when none.
+
+    With `enhancers` (a worker's explicit `VE_ENHANCERS`) only jobs asking for one of them.
+    """
     now = now or utcnow()
-    next_id = next_job_id(now, lock=is_postgres(session_factory)).scalar_subquery()
+    next_id = next_job_id(now, lock=is_postgres(session_factory), enhancers=enhancers).scalar_subquery()
     return _claim(session_factory, Job.id == next_id, worker_id, lease_seconds, now)
 
 

@@ -7,12 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from video_enhancer.api.deps import CurrentUser, SessionDep
+from video_enhancer.api.deps import CurrentUser, SessionDep, SettingsDep
 from video_enhancer.api.schemas import error_responses
+from video_enhancer.catalogue.service import waiting_for
 from video_enhancer.events.service import estimated_start, queue_position
 from video_enhancer.jobs import service
 from video_enhancer.jobs.schemas import JobOut, JobPage
-from video_enhancer.models import JobStatus
+from video_enhancer.models import JobStatus, utcnow
 
 router = APIRouter()
 
@@ -46,11 +47,12 @@ def list_jobs(
     responses=error_responses(401, 404),
     summary="A job's progress",
 )
-def get_job(job_id: JobIdPath, session: SessionDep, user: CurrentUser) -> JobOut:
+def get_job(job_id: JobIdPath, session: SessionDep, user: CurrentUser, settings: SettingsDep) -> JobOut:
     job = service.get_job(session, user, job_id)
     out = JobOut.model_validate(job)
     out.queue_position = queue_position(session, job)
     out.estimated_start_at = estimated_start(session, job)
+    out.waiting_for = waiting_for(session, settings, job, utcnow())
     return out
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from video_enhancer.api.schemas import CamelModel
 from video_enhancer.models import JobStage, JobStatus
@@ -17,6 +18,9 @@ class EnhancerName(enum.StrEnum):
 
     LANCZOS = "lanczos"
     STREAM_DIFFVSR = "stream-diffvsr"
+    REALESRGAN_X4PLUS = "realesrgan-x4plus"
+    REALESR_GENERAL_X4V3 = "realesr-general-x4v3"
+    REALESR_ANIMEVIDEOV3 = "realesr-animevideov3"
 
 
 class JobOut(CamelModel):
@@ -36,7 +40,18 @@ class JobOut(CamelModel):
     error_message: str | None
     minutes_held: int = Field(description="Minutes reserved against the quota while the job is active.")
     minutes_charged: int | None = Field(description="Minutes charged once, at completion.")
-    enhancer: EnhancerName | None = Field(description="The enhancer that made the output.")
+    enhancer: EnhancerName | None = Field(
+        description="The enhancer the job asked for, then the one that made the output."
+    )
+    output_height: int | None = Field(
+        None,
+        # the column's name when read from a job, the wire name when a stored answer is replayed
+        validation_alias=AliasChoices("max_output_height", "outputHeight"),
+        description="Output height limit in pixels (resolved).",
+    )
+    waiting_for: Literal["enhancer"] | None = Field(
+        None, description='While QUEUED: "enhancer" when no live worker offers the job\'s enhancer.'
+    )
     priority: int
     attempts: int
     max_attempts: int

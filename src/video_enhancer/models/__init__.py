@@ -1,6 +1,7 @@
 """ORM models, one file per table."""
 
 from video_enhancer.models.base import Base, utcnow
+from video_enhancer.models.batch import Batch
 from video_enhancer.models.email_token import EmailToken
 from video_enhancer.models.enums import (
     ACTIVE_STATUSES,
@@ -24,11 +25,13 @@ from video_enhancer.models.user import User
 from video_enhancer.models.video import Video
 from video_enhancer.models.webhook_delivery import WebhookDelivery
 from video_enhancer.models.webhook_endpoint import WebhookEndpoint
+from video_enhancer.models.worker_enhancer import WorkerEnhancer
 
 __all__ = [
     "ACTIVE_STATUSES",
     "TERMINAL_STATUSES",
     "Base",
+    "Batch",
     "DeliveryStatus",
     "EmailToken",
     "EventCounter",
@@ -48,5 +51,6 @@ __all__ = [
     "Video",
     "WebhookDelivery",
     "WebhookEndpoint",
+    "WorkerEnhancer",
     "utcnow",
 ]

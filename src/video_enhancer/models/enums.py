@@ -52,6 +52,7 @@ class EventType(enum.StrEnum):
     JOB_COMPLETED = "job.completed"
     JOB_FAILED = "job.failed"
     JOB_CANCELED = "job.canceled"
+    BATCH_COMPLETED = "batch.completed"
     WEBHOOK_TEST = "webhook.test"
 
     @property

@@ -57,6 +57,9 @@ class Job(TimestampMixin, Base):
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
 
     enhancer: Mapped[str | None] = mapped_column(String(64), default=None)
+    batch_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("batches.id", ondelete="SET NULL"), default=None, index=True
+    )
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     request_id: Mapped[str | None] = mapped_column(String(64), default=None)
 

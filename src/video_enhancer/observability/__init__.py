@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from video_enhancer.observability.collectors import QueueCollector
+from video_enhancer.observability.enhancer_wait import EnhancerWaitCollector
 from video_enhancer.observability.middleware import ObservabilityMiddleware
 from video_enhancer.observability.router import router
 
@@ -24,6 +25,7 @@ def install_observability(app: FastAPI) -> None:
     """
     registry = CollectorRegistry(auto_describe=True)
     registry.register(QueueCollector(app.state.engine))
+    registry.register(EnhancerWaitCollector(app.state.engine, app.state.settings))
     app.state.metrics_registry = registry
     app.add_middleware(ObservabilityMiddleware)
     app.include_router(router, tags=["operations"])

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,6 +48,8 @@ class ClaimedJob:
     max_attempts: int
     lease_expires_at: datetime
     request_id: str | None = None
+    enhancer: str | None = None
+    """The enhancer the job asks for (the worker runs it with that one when it has it loaded)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,13 +69,16 @@ def at(value: datetime) -> ColumnElement[datetime]:
     return literal(value, UTCDateTime())
 
 
-def next_job_id(now: datetime, lock: bool) -> Select[uuid.UUID]:
+def next_job_id(now: datetime, lock: bool, enhancers: Collection[str] | None = None) -> Select[uuid.UUID]:
+    """The next runnable QUEUED job; with `enhancers`, only a job asking for one of them."""
     query = (
         select(Job.id)
         .where(Job.status == JobStatus.QUEUED, or_(Job.run_after.is_(None), Job.run_after <= at(now)))
         .order_by(Job.queue_rank, Job.queued_at)
         .limit(1)
     )
+    if enhancers is not None:
+        query = query.where(Job.enhancer.in_(list(enhancers)))
     # SKIP LOCKED: concurrent claimers each take a different row instead of queueing on one.
     return query.with_for_update(skip_locked=True) if lock else query
 

@@ -37,7 +37,7 @@ IdempotencyKeyHeader = Annotated[
 ]
 
 
-def _ticket(grant: service.UploadGrant, resumable: bool) -> UploadTicket:
+def upload_ticket(grant: service.UploadGrant, resumable: bool) -> UploadTicket:
     return UploadTicket(
         upload_url=grant.upload.url,
         upload_headers=grant.upload.headers,
@@ -45,6 +45,8 @@ def _ticket(grant: service.UploadGrant, resumable: bool) -> UploadTicket:
         upload_protocol="resumable" if resumable else "single",
         video_id=grant.video.id,
         job_id=grant.job.id,
+        enhancer=grant.job.enhancer,
+        output_height=grant.job.max_output_height,
     )
 
 
@@ -92,7 +94,7 @@ def request_upload(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> UploadTicket:
     def create() -> UploadTicket:
-        return _ticket(service.create_upload(session, user.id, body, storage, settings), body.resumable)
+        return upload_ticket(service.create_upload(session, user.id, body, storage, settings), body.resumable)
 
     fingerprint = request_hash("POST /videos/upload", body.model_dump(mode="json"))
     result = run_idempotent(session, user.id, idempotency_key, fingerprint, create, UploadTicket, 201)
@@ -142,7 +144,7 @@ def renew_upload_url(
 ) -> UploadTicket:
     resumable = body.resumable if body else False
     grant = service.renew_upload_url(session, user, video_id, storage, settings, resumable=resumable)
-    return _ticket(grant, resumable)
+    return upload_ticket(grant, resumable)
 
 
 @router.get(

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field
 
 from video_enhancer.api.schemas import CamelModel, CamelRequest
-from video_enhancer.jobs.schemas import JobOut
+from video_enhancer.jobs.schemas import EnhancerName, JobOut
 from video_enhancer.models import JobStatus
 
 MAX_SIZE_BYTES = 1 << 50  # far above any plan: the plan check answers 413, not a 422
@@ -31,6 +31,15 @@ class UploadRequest(CamelRequest):
         description="Hand out a resumable upload session (PUT pieces with Content-Range) instead of "
         "a single-PUT URL.",
     )
+    enhancer: EnhancerName | None = Field(
+        None, description="The enhancer to run (see GET /enhancers); default: the service's default."
+    )
+    output_height: int | None = Field(
+        None,
+        ge=144,
+        le=4320,
+        description="Output height limit in pixels, up to the plan's maximum (default).",
+    )
 
 
 class UploadUrlRequest(CamelRequest):
@@ -50,6 +59,8 @@ class UploadTicket(CamelModel):
     upload_expires_at: datetime
     video_id: uuid.UUID
     job_id: uuid.UUID
+    enhancer: EnhancerName = Field(description="The enhancer the job will run with (resolved).")
+    output_height: int = Field(description="The job's output height limit in pixels (resolved).")
 
 
 class VideoOut(CamelModel):

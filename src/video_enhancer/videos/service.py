@@ -35,6 +35,7 @@ from video_enhancer.videos.errors import (
     UploadIncomplete,
     VideoNotFound,
 )
+from video_enhancer.videos.options import resolve_options
 from video_enhancer.videos.schemas import UploadRequest
 
 # The containers the worker's decoder reads; the extension keeps the raw object recognisable.
@@ -72,6 +73,7 @@ def create_upload(
     limits = limits_for(user.plan)
     minutes = minutes_for_duration(request.duration_seconds)
     _check_plan(session, user, limits, request, minutes)
+    options = resolve_options(user, limits, request, settings)
 
     video_id = uuid.uuid4()
     key = keys.raw_key(user.id, video_id, extension)
@@ -88,6 +90,7 @@ def create_upload(
     session.add(video)
     session.flush()  # the job references the video, and no ORM relationship orders the inserts
     job = _new_job(user, video_id, limits, minutes, settings)
+    job.enhancer, job.max_output_height = options.enhancer, options.output_height
     user.videos_created += 1
     session.add(job)
     session.flush()

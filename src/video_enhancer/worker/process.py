@@ -41,6 +41,7 @@ from video_enhancer.config import Settings, get_settings
 from video_enhancer.db import make_engine, make_session_factory, session_scope
 from video_enhancer.enhancers.base import Enhancer
 from video_enhancer.enhancers.registry import get_enhancer
+from video_enhancer.enhancers.weights import PUBLISHED_WEIGHTS
 from video_enhancer.jobs.lifecycle import claim_next_job, requeue_expired_leases
 from video_enhancer.logging import configure_logging
 from video_enhancer.models import utcnow
@@ -48,6 +49,7 @@ from video_enhancer.observability.metrics import WORKER_BUSY, WORKER_READY
 from video_enhancer.queue.wakeup import make_wakeup
 from video_enhancer.storage.base import Storage
 from video_enhancer.storage.factory import make_storage
+from video_enhancer.worker.enhancer_report import EnhancerReporter
 from video_enhancer.worker.runner import JobRunner
 from video_enhancer.worker.scratch import remove_abandoned
 
@@ -61,15 +63,25 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-def enhancer_options(settings: Settings) -> dict[str, Any]:
-    """Constructor arguments for the configured enhancer (lanczos takes none)."""
-    if settings.resolved_enhancer != "stream-diffvsr":
+def enhancer_options(settings: Settings, name: str | None = None) -> dict[str, Any]:
+    """Constructor arguments for enhancer `name` (default: the configured one; lanczos takes none)."""
+    name = name or settings.resolved_enhancer
+    if name in PUBLISHED_WEIGHTS:
+        return settings.realesrgan_options(name)
+    if name != "stream-diffvsr":
         return {}
     return settings.stream_diffvsr_options().constructor_kwargs()
 
 
 def load_enhancer(settings: Settings) -> Enhancer:
     return get_enhancer(settings.resolved_enhancer, **enhancer_options(settings))
+
+
+def load_enhancers(settings: Settings) -> dict[str, Enhancer]:
+    """Every enhancer `VE_ENHANCERS` names (one for `auto`), by name."""
+    return {
+        name: get_enhancer(name, **enhancer_options(settings, name)) for name in settings.worker_enhancers()
+    }
 
 
 def maintenance_interval(settings: Settings) -> float:
@@ -91,6 +103,7 @@ class WorkerProcess:
     ready: bool = False
     jobs_run: int = 0
     http_server: Any = field(default=None, init=False)
+    reporters: list[EnhancerReporter] = field(default_factory=list, init=False)
     exit_status: int = field(default=0, init=False)
 
     def stop(self) -> None:
@@ -104,14 +117,27 @@ class WorkerProcess:
         # Job folders left by a worker that was killed (SIGKILL, out of memory) on this host.
         remove_abandoned(self.settings.worker_scratch_dir)
         try:
-            enhancer = self.enhancer or load_enhancer(self.settings)
-            runner = JobRunner(self.settings, session_factory, storage, enhancer, shutdown=self.stop_event)
+            enhancers = (
+                {self.enhancer.name: self.enhancer} if self.enhancer else load_enhancers(self.settings)
+            )
+            runners = {
+                name: JobRunner(self.settings, session_factory, storage, enhancer, shutdown=self.stop_event)
+                for name, enhancer in enhancers.items()
+            }
+            self.reporters = [
+                EnhancerReporter(session_factory, self.worker_id, e) for e in enhancers.values()
+            ]
+            self._heartbeat()
             self._set_ready(True)
             logger.info(
                 "worker ready",
-                extra={"worker": self.worker_id, "enhancer": enhancer.name, "concurrency": self.concurrency},
+                extra={
+                    "worker": self.worker_id,
+                    "enhancers": list(enhancers),
+                    "concurrency": self.concurrency,
+                },
             )
-            threads = self._start_consumers(runner, session_factory, storage)
+            threads = self._start_consumers(runners, session_factory, storage)
             threads.append(self._thread("maintenance", self._maintenance_loop, session_factory, storage))
             threads.append(self._thread("webhooks", self._webhook_loop, session_factory))
             self._thread("mail", run_mail_sender, session_factory, self.settings, self.stop_event)
@@ -119,6 +145,8 @@ class WorkerProcess:
                 thread.join()
         finally:
             self._set_ready(False)
+            if self.reporters:
+                self.reporters[0].forget()
             if http is not None:
                 http.stop()
             if self.engine is None:
@@ -127,13 +155,15 @@ class WorkerProcess:
         return self.exit_status
 
     def _start_consumers(
-        self, runner: JobRunner, session_factory: Any, storage: Storage
+        self, runners: dict[str, JobRunner], session_factory: Any, storage: Storage
     ) -> list[threading.Thread]:
         """Database queue: `concurrency` claim loops. Pub/Sub: the cloud transport's consumer."""
         if self.settings.queue == "pubsub":
+            # Per-enhancer Pub/Sub routing is not built yet: the consumer runs the first enhancer.
+            runner = next(iter(runners.values()))
             return [self._thread("pubsub", self._pubsub_loop, runner, session_factory, storage)]
         return [
-            self._thread(f"job-loop-{n}", self._job_loop, runner, f"{self.worker_id}/{n}")
+            self._thread(f"job-loop-{n}", self._job_loop, runners, f"{self.worker_id}/{n}")
             for n in range(self.concurrency)
         ]
 
@@ -157,6 +187,10 @@ class WorkerProcess:
             self.exit_status = 1
         finally:
             self.stop_event.set()  # no consumer, no worker: let the orchestrator restart the process
+
+    def _heartbeat(self) -> None:
+        for reporter in self.reporters:
+            reporter.heartbeat()
 
     def _thread(self, name: str, target: Any, *args: Any) -> threading.Thread:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
@@ -183,25 +217,38 @@ class WorkerProcess:
                 "give each worker process its own VE_WORKER_METRICS_PORT, or -1 to turn it off."
             ) from exc
 
-    def _job_loop(self, runner: JobRunner, lease_owner: str) -> None:
+    def _job_loop(self, runners: dict[str, JobRunner], lease_owner: str) -> None:
         wakeup = make_wakeup(self.settings.database_url, self.stop_event)
         try:
             while not self.stop_event.is_set():
-                if not self._run_one(runner, lease_owner):
+                if not self._run_one(runners, lease_owner):
                     wakeup.wait(self.settings.queue_poll_seconds)
         finally:
             wakeup.close()
 
-    def _run_one(self, runner: JobRunner, lease_owner: str) -> bool:
-        """Claim and run one job; False when there was none to claim."""
+    def _claim_filter(self, runners: dict[str, JobRunner]) -> list[str] | None:
+        """`VE_ENHANCERS=auto` (or an enhancer handed in): any job; else only jobs it has loaded."""
+        if self.enhancer is not None or self.settings.claims_any_enhancer:
+            return None
+        return list(runners)
+
+    def _run_one(self, runners: dict[str, JobRunner], lease_owner: str) -> bool:
+        """Claim and run one job with the enhancer it asks for; False when there was none to claim."""
+        first = next(iter(runners.values()))
         try:
-            claimed = claim_next_job(runner.session_factory, lease_owner, self.settings.job_lease_seconds)
+            claimed = claim_next_job(
+                first.session_factory,
+                lease_owner,
+                self.settings.job_lease_seconds,
+                enhancers=self._claim_filter(runners),
+            )
         except Exception:
             logger.exception("claiming a job failed")
             self.stop_event.wait(ERROR_BACKOFF_SECONDS)
             return True
         if claimed is None:
             return False
+        runner = runners.get(claimed.enhancer or "", first)
         WORKER_BUSY.inc()
         try:
             outcome = runner.run(claimed)
@@ -211,11 +258,14 @@ class WorkerProcess:
         finally:
             WORKER_BUSY.dec()
             self.jobs_run += 1
+        for reporter in self.reporters:
+            reporter.job_finished(claimed.job_id)
         return True
 
     def _maintenance_loop(self, session_factory: Any, storage: Storage) -> None:
         interval = maintenance_interval(self.settings)
         while not self.stop_event.wait(interval):
+            self._heartbeat()
             try:
                 recovered = requeue_expired_leases(session_factory)
                 if recovered.requeued or recovered.failed or recovered.canceled:

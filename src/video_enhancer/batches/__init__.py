@@ -1,0 +1,1 @@
+"""Batches: several videos sent together, each with its own job, followed as one."""

@@ -1,0 +1,1 @@
+"""The enhancer catalogue: what the deployment offers, which plans may use it, what workers run."""
