@@ -27,6 +27,8 @@ class EnhancerSpec:
     classical: bool
     """True for the classical resampling fallback; recorded so results can say so."""
     description: str
+    native_scale: int | None = None
+    """The enhancer's fixed scale (its class's ``native_scale``), known without importing it."""
 
 
 ENHANCERS: dict[str, EnhancerSpec] = {
@@ -45,6 +47,7 @@ ENHANCERS: dict[str, EnhancerSpec] = {
             "StreamDiffVSREnhancer",
             classical=False,
             description="Stream-DiffVSR x4 diffusion video super-resolution.",
+            native_scale=4,
         ),
     )
 }

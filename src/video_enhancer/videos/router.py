@@ -13,6 +13,8 @@ from video_enhancer.jobs.schemas import JobOut
 from video_enhancer.videos import service
 from video_enhancer.videos.idempotency import HEADER, MAX_KEY_LENGTH, request_hash, run_idempotent
 from video_enhancer.videos.schemas import (
+    SizeOut,
+    SizePlanOut,
     UploadRequest,
     UploadTicket,
     UploadUrlRequest,
@@ -20,6 +22,7 @@ from video_enhancer.videos.schemas import (
     VideoOut,
     VideoPage,
 )
+from video_enhancer.videos.size_plan import VisibleSizePlan, parse_resolution, visible_plan
 
 router = APIRouter()
 
@@ -45,6 +48,16 @@ def _ticket(grant: service.UploadGrant, resumable: bool) -> UploadTicket:
         upload_protocol="resumable" if resumable else "single",
         video_id=grant.video.id,
         job_id=grant.job.id,
+        planned_sizes=_plan_out(grant.planned) if grant.planned else None,
+    )
+
+
+def _plan_out(plan: VisibleSizePlan) -> SizePlanOut:
+    return SizePlanOut(
+        source_size=SizeOut(width=plan.source[0], height=plan.source[1]),
+        model_input_size=SizeOut(width=plan.model_input[0], height=plan.model_input[1]),
+        output_size=SizeOut(width=plan.output[0], height=plan.output[1]),
+        enhancer=plan.enhancer,
     )
 
 
@@ -53,13 +66,32 @@ def _mark_replayed(response: Response, replayed: bool) -> None:
         response.headers["Idempotent-Replayed"] = "true"
 
 
+_DERIVED = frozenset({"status", "source_size", "model_input_size", "output_size", "enhancer"})
+
+
 def _video_out(view: service.VideoView) -> VideoOut:
-    latest = view.jobs[0].status if view.jobs else None
-    return VideoOut.model_validate({**_columns(view), "status": latest})
+    latest = view.jobs[0] if view.jobs else None
+    return VideoOut.model_validate(
+        {
+            **_columns(view),
+            "status": latest.status if latest else None,
+            "enhancer": latest.enhancer if latest else None,
+            **_measured_plan(view),
+        }
+    )
+
+
+def _measured_plan(view: service.VideoView) -> dict[str, object]:
+    source = parse_resolution(view.video.resolution)
+    latest = view.jobs[0] if view.jobs else None
+    if source is None or latest is None or latest.enhancer is None:
+        return {}
+    plan = _plan_out(visible_plan(source, latest.max_output_height, latest.enhancer))
+    return {name: getattr(plan, name) for name in ("source_size", "model_input_size", "output_size")}
 
 
 def _columns(view: service.VideoView) -> dict[str, object]:
-    return {name: getattr(view.video, name) for name in VideoOut.model_fields if name != "status"}
+    return {name: getattr(view.video, name) for name in VideoOut.model_fields if name not in _DERIVED}
 
 
 def _video_detail(view: service.VideoView) -> VideoDetail:

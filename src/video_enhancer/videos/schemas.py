@@ -31,10 +31,30 @@ class UploadRequest(CamelRequest):
         description="Hand out a resumable upload session (PUT pieces with Content-Range) instead of "
         "a single-PUT URL.",
     )
+    width: int | None = Field(
+        None, gt=0, le=16_384, description="Width of the picture as shown (upright), if the app knows it."
+    )
+    height: int | None = Field(
+        None, gt=0, le=16_384, description="Height of the picture as shown (upright), if the app knows it."
+    )
 
 
 class UploadUrlRequest(CamelModel):
     resumable: bool = Field(False, description="A resumable upload session instead of a single-PUT URL.")
+
+
+class SizeOut(CamelModel):
+    width: int
+    height: int
+
+
+class SizePlanOut(CamelModel):
+    """The sizes of the pipeline (docs/worker.md#output-size-policy)."""
+
+    source_size: SizeOut = Field(description="The upright source picture.")
+    model_input_size: SizeOut = Field(description="What the enhancer receives.")
+    output_size: SizeOut = Field(description="The enhanced video's size.")
+    enhancer: str
 
 
 class UploadTicket(CamelModel):
@@ -50,6 +70,9 @@ class UploadTicket(CamelModel):
     upload_expires_at: datetime
     video_id: uuid.UUID
     job_id: uuid.UUID
+    planned_sizes: SizePlanOut | None = Field(
+        None, description="The size plan for the claimed width and height, when the request gave them."
+    )
 
 
 class VideoOut(CamelModel):
@@ -66,6 +89,10 @@ class VideoOut(CamelModel):
     upload_expires_at: datetime | None
     uploaded_at: datetime | None
     created_at: datetime
+    source_size: SizeOut | None = Field(None, description="Upright source size, once probed.")
+    model_input_size: SizeOut | None = Field(None, description="What the enhancer receives, once probed.")
+    output_size: SizeOut | None = Field(None, description="The output's size, once probed.")
+    enhancer: str | None = Field(None, description="The enhancer of the latest job.")
 
 
 class VideoDetail(VideoOut):

@@ -36,6 +36,7 @@ from video_enhancer.videos.errors import (
     VideoNotFound,
 )
 from video_enhancer.videos.schemas import UploadRequest
+from video_enhancer.videos.size_plan import VisibleSizePlan, visible_plan
 
 # The containers the worker's decoder reads; the extension keeps the raw object recognisable.
 VIDEO_EXTENSIONS: dict[str, str] = {
@@ -57,6 +58,7 @@ class UploadGrant:
     video: Video
     job: Job
     upload: SignedUrl
+    planned: VisibleSizePlan | None = None
 
 
 def create_upload(
@@ -93,7 +95,13 @@ def create_upload(
     session.flush()
     ttl_seconds = min(settings.upload_url_ttl_seconds, settings.upload_expiry_seconds)
     upload = _upload_url(storage, video, ttl_seconds, resumable=request.resumable)
-    return UploadGrant(video=video, job=job, upload=upload)
+    return UploadGrant(video=video, job=job, upload=upload, planned=_claimed_plan(request, job))
+
+
+def _claimed_plan(request: UploadRequest, job: Job) -> VisibleSizePlan | None:
+    if request.width is None or request.height is None or job.enhancer is None:
+        return None
+    return visible_plan((request.width, request.height), job.max_output_height, job.enhancer)
 
 
 def _upload_url(storage: Storage, video: Video, ttl_seconds: int, *, resumable: bool) -> SignedUrl:

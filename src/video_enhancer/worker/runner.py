@@ -388,6 +388,11 @@ class JobRunner:
             "durationSeconds": round(info.duration_s, 3),
             "segments": result.segments,
             "resumedSegments": result.resumed_segments,
+            "sizePlan": {
+                "source": list(result.sizes.source),
+                "modelInput": list(result.sizes.enhancer_input),
+                "output": list(result.sizes.output),
+            },
         }
         if classical:
             summary["note"] = "Enhanced with the classical Lanczos fallback; no AI model was configured."
