@@ -32,6 +32,7 @@ OPERATIONS = {
     ("get", "/users/me"): "getMe",
     ("post", "/videos/upload"): "createUpload",
     ("post", "/videos/{videoId}/complete"): "completeUpload",
+    ("post", "/videos/{videoId}/jobs"): "startVideoJob",
     ("get", "/videos"): "listVideos",
     ("get", "/videos/{videoId}"): "getVideo",
     ("delete", "/videos/{videoId}"): "deleteVideo",
@@ -60,9 +61,17 @@ OPERATIONS = {
     ("post", "/webhooks/{webhookId}/deliveries/{deliveryId}/retry"): "retryWebhookDelivery",
     ("post", "/webhooks/{webhookId}/test"): "testWebhook",
 }
-AUTHENTICATED = {"getMe", "createUpload", "completeUpload", "listVideos", "getVideo", "deleteVideo"}
+AUTHENTICATED = {
+    "getMe",
+    "createUpload",
+    "completeUpload",
+    "startVideoJob",
+    "listVideos",
+    "getVideo",
+    "deleteVideo",
+}
 AUTHENTICATED |= {"listJobs", "getJob", "cancelJob", "getAdminStats"}
-OWNED = {"completeUpload", "getVideo", "deleteVideo", "getJob", "cancelJob", "getAdminStats"}
+OWNED = {"completeUpload", "startVideoJob", "getVideo", "deleteVideo", "getJob", "cancelJob", "getAdminStats"}
 CAMEL = re.compile(r"^[a-z][a-zA-Z0-9]*$")
 ERROR_REF = "#/components/schemas/ErrorResponse"
 # Errors of the worker's pipeline: recorded on a failed job (`errorCode`), never an API response.

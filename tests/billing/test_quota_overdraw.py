@@ -17,8 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
-from video_enhancer.queue.testing import make_user
 
+from factories import make_user
 from video_enhancer.billing.plans import limits_for
 from video_enhancer.billing.service import minutes_held
 from video_enhancer.config import Settings
@@ -48,8 +48,8 @@ def _lying_tickets(factory: Factory, settings: Settings) -> uuid.UUID:
     with factory() as session:
         user_id = make_user(session, Plan.CREATOR).id
         session.commit()
-    request = UploadRequest(
-        filename="clip.mp4", content_type="video/mp4", size_bytes=1000, duration_seconds=1
+    request = UploadRequest.model_validate(
+        {"filename": "clip.mp4", "contentType": "video/mp4", "sizeBytes": 1000, "durationSeconds": 1}
     )
     for _ in range(TICKETS):
         with factory() as session:

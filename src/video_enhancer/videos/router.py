@@ -157,6 +157,20 @@ def complete_upload(
 
 
 @router.post(
+    "/{videoId}/jobs",
+    operation_id="startVideoJob",
+    response_model=JobOut,
+    responses=error_responses(401, 403, 404, 409, 413),
+    summary="Start the job of a video uploaded with autoStart false (checks the plan, places the "
+    "quota hold, queues it; idempotent)",
+)
+def start_video_job(
+    video_id: VideoIdPath, session: SessionDep, settings: SettingsDep, user: CurrentUser
+) -> JobOut:
+    return JobOut.model_validate(service.start_video_job(session, user, video_id, settings))
+
+
+@router.post(
     "/{videoId}/upload-url",
     operation_id="renewUploadUrl",
     response_model=UploadTicket,

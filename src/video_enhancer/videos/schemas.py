@@ -31,6 +31,11 @@ class UploadRequest(CamelRequest):
         description="Hand out a resumable upload session (PUT pieces with Content-Range) instead of "
         "a single-PUT URL.",
     )
+    auto_start: bool = Field(
+        True,
+        description="Queue the job as soon as the upload completes (quota hold placed now). With "
+        "false the video waits UPLOADED, holding nothing, until `POST /videos/{videoId}/jobs`.",
+    )
     width: int | None = Field(
         None, gt=0, le=16_384, description="Width of the picture as shown (upright), if the app knows it."
     )
