@@ -1,4 +1,4 @@
-"""jobs.holds_video: a job uploaded with autoStart false holds nothing until it is started
+"""jobs.holds_video (autoStart false holds nothing until started) and jobs.quality (fidelity)
 
 Revision ID: 0004_deferred_start
 Revises: 0003_events
@@ -19,8 +19,10 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.add_column(sa.Column("holds_video", sa.Boolean(), server_default=sa.true(), nullable=False))
+        batch_op.add_column(sa.Column("quality", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("jobs", schema=None) as batch_op:
+        batch_op.drop_column("quality")
         batch_op.drop_column("holds_video")

@@ -103,6 +103,7 @@ def test_video_shows_the_measured_plan_of_a_rotated_phone_clip(
         thread.join(timeout=60)
 
     assert job["status"] == "COMPLETED", job
+    assert job["quality"]["psnrDb"] > 25 and 0.9 < job["quality"]["ssim"] <= 1
     video = client.get(f"/videos/{upload['videoId']}", headers=headers).json()
     assert video["sourceSize"] == _size(64, 96)
     assert video["modelInputSize"] == _size(64, 96)

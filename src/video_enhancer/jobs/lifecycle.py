@@ -497,6 +497,7 @@ def _write_completion(
         "error_message": None,
         "enhancer": output.enhancer,
         "result": output.result,
+        "quality": output.quality,
     }
     _move(session, Transition.COMPLETED, owned_by(claimed), values)
     video.output_storage_path = output.output_storage_path

@@ -19,6 +19,16 @@ class EnhancerName(enum.StrEnum):
     STREAM_DIFFVSR = "stream-diffvsr"
 
 
+class QualityOut(CamelModel):
+    """Fidelity of the output to the source at the source's size, on sampled frames."""
+
+    psnr_db: float = Field(
+        description="PSNR in dB of the mean error over the sampled frames (capped at 100)."
+    )
+    ssim: float = Field(description="Mean SSIM of the luma, 1 = identical.")
+    sampled_frames: int
+
+
 class JobOut(CamelModel):
     id: uuid.UUID
     video_id: uuid.UUID
@@ -37,6 +47,9 @@ class JobOut(CamelModel):
     minutes_held: int = Field(description="Minutes reserved against the quota while the job is active.")
     minutes_charged: int | None = Field(description="Minutes charged once, at completion.")
     enhancer: EnhancerName | None = Field(description="The enhancer that made the output.")
+    quality: QualityOut | None = Field(
+        None, description="The output's fidelity to the source, once completed."
+    )
     priority: int
     attempts: int
     max_attempts: int

@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from video_enhancer.media.decode import iter_frames
+from video_enhancer.media.errors import MediaError
 from video_enhancer.media.probe import MediaInfo
 
 PSNR_CAP_DB = 100.0
@@ -28,7 +29,7 @@ _C2 = (0.03 * 255) ** 2
 @dataclass(frozen=True, slots=True)
 class Fidelity:
     psnr_db: float
-    """Mean PSNR over the sampled frames (RGB, 8-bit)."""
+    """PSNR of the mean squared error over the sampled frames (RGB, 8-bit)."""
     ssim: float
     """Mean SSIM of the luma over the sampled frames."""
     frames: int
@@ -37,11 +38,38 @@ class Fidelity:
         return {"psnrDb": round(self.psnr_db, 2), "ssim": round(self.ssim, 4), "sampledFrames": self.frames}
 
 
-def psnr(reference: NDArray[np.uint8], test: NDArray[np.uint8]) -> float:
-    error = np.mean((reference.astype(np.float64) - test.astype(np.float64)) ** 2)
+class OutputRejected(MediaError):
+    default_code = "OUTPUT_REJECTED"
+    default_message = "The enhanced video does not resemble the source; it was not delivered or charged."
+
+
+@dataclass(frozen=True, slots=True)
+class FidelityThresholds:
+    min_psnr_db: float = 15.0
+    min_ssim: float = 0.2
+
+
+def check_fidelity(fidelity: Fidelity, thresholds: FidelityThresholds) -> None:
+    """Refuse an absurd result (noise, swapped colours, a black picture): `OutputRejected`."""
+    if fidelity.psnr_db < thresholds.min_psnr_db or fidelity.ssim < thresholds.min_ssim:
+        raise OutputRejected(
+            detail=f"PSNR {fidelity.psnr_db:.2f} dB (minimum {thresholds.min_psnr_db}), "
+            f"SSIM {fidelity.ssim:.4f} (minimum {thresholds.min_ssim}) over {fidelity.frames} frames"
+        )
+
+
+def mean_squared_error(reference: NDArray[np.uint8], test: NDArray[np.uint8]) -> float:
+    return float(np.mean((reference.astype(np.float64) - test.astype(np.float64)) ** 2))
+
+
+def psnr_of_error(error: float) -> float:
     if error == 0:
         return PSNR_CAP_DB
-    return min(PSNR_CAP_DB, 10 * math.log10(255.0**2 / float(error)))
+    return min(PSNR_CAP_DB, 10 * math.log10(255.0**2 / error))
+
+
+def psnr(reference: NDArray[np.uint8], test: NDArray[np.uint8]) -> float:
+    return psnr_of_error(mean_squared_error(reference, test))
 
 
 def _luma(image: NDArray[np.uint8]) -> NDArray[np.float64]:
@@ -74,13 +102,13 @@ def measure_fidelity(source: MediaInfo, output: MediaInfo, samples: int = 8) -> 
     size = (source.video.width, source.video.height)
     step = max(1, source.video.frame_count // max(1, samples))
     pairs = zip(iter_frames(source, size), iter_frames(output, size), strict=False)
-    scores = [(psnr(a.image, b.image), ssim(a.image, b.image)) for a, b in islice(pairs, 0, None, step)][
-        :samples
-    ]
+    sampled = islice(pairs, 0, None, step)
+    scores = [(mean_squared_error(a.image, b.image), ssim(a.image, b.image)) for a, b in sampled][:samples]
     if not scores:
         return Fidelity(0.0, 0.0, 0)
+    # PSNR of the pooled error: a few identical (black) frames must not lift a broken result.
     return Fidelity(
-        psnr_db=sum(s[0] for s in scores) / len(scores),
+        psnr_db=psnr_of_error(sum(s[0] for s in scores) / len(scores)),
         ssim=sum(s[1] for s in scores) / len(scores),
         frames=len(scores),
     )

@@ -61,6 +61,8 @@ class Job(TimestampMixin, Base):
 
     enhancer: Mapped[str | None] = mapped_column(String(64), default=None)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # Fidelity of the output to the source: {"psnrDb", "ssim", "sampledFrames"} (media.quality).
+    quality: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     request_id: Mapped[str | None] = mapped_column(String(64), default=None)
 
     started_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -59,6 +59,7 @@ class CompletedOutput:
     output_size_bytes: int
     enhancer: str
     result: dict[str, Any] = field(default_factory=dict)
+    quality: dict[str, Any] | None = None
 
 
 def at(value: datetime) -> ColumnElement[datetime]:

@@ -10,7 +10,9 @@
    (`jobs.lifecycle.hold_measured_minutes`);
 3. enhance through the media pipeline with a storage-backed checkpoint, so a job whose worker
    died resumes at its last finished segment on any worker;
-4. verify the output (OUTPUT_VERIFICATION_FAILED otherwise);
+4. verify the output (OUTPUT_VERIFICATION_FAILED otherwise) and measure its fidelity to the
+   source (`media.quality`): an absurd one (noise, swapped colours, black) fails the job with
+   OUTPUT_REJECTED before anything is stored or charged, counted in `ve_outputs_rejected_total`;
 5. upload it to ``users/<uid>/videos/<vid>/enhanced-<job_id>.mp4`` in the enhanced area;
 6. complete and charge in one transaction (`jobs.lifecycle.complete_job`).
 
@@ -57,11 +59,19 @@ from video_enhancer.media.encode import EncoderSettings
 from video_enhancer.media.errors import MediaError, PipelineStopped
 from video_enhancer.media.pipeline import PipelineConfig, PipelineResult, run_pipeline
 from video_enhancer.media.probe import MediaInfo, probe
+from video_enhancer.media.quality import (
+    Fidelity,
+    FidelityThresholds,
+    OutputRejected,
+    check_fidelity,
+    measure_fidelity,
+)
 from video_enhancer.media.verify import verify_output
 from video_enhancer.models import Job, JobStage, JobStatus, User, Video
 from video_enhancer.observability.metrics import (
     FRAMES_PROCESSED,
     JOB_PROCESSING_SECONDS,
+    OUTPUTS_REJECTED,
     StorageOperation,
     record_storage_error,
 )
@@ -224,9 +234,21 @@ class JobRunner:
         result = self._enhance(claimed, facts, info, scratch, progress)
         progress.stage(JobStage.VERIFYING)
         verify_output(info, result.output, result.sizes.output)
+        fidelity = self._check_fidelity(info, result)
         progress.stage(JobStage.UPLOADING)
         size_bytes = self._upload(facts, result)
-        return self._complete(claimed, facts, info, result, size_bytes)
+        return self._complete(claimed, facts, info, result, size_bytes, fidelity)
+
+    def _check_fidelity(self, info: MediaInfo, result: PipelineResult) -> Fidelity:
+        """Measure the output against the source; refuse an absurd one before anything is stored."""
+        fidelity = measure_fidelity(info, probe(result.output), self.settings.output_quality_samples)
+        thresholds = FidelityThresholds(self.settings.output_min_psnr_db, self.settings.output_min_ssim)
+        try:
+            check_fidelity(fidelity, thresholds)
+        except OutputRejected:
+            OUTPUTS_REJECTED.labels(enhancer=result.enhancer).inc()
+            raise
+        return fidelity
 
     def _load_facts(self, claimed: ClaimedJob) -> _JobFacts:
         with self.session_factory() as session:
@@ -337,6 +359,7 @@ class JobRunner:
         info: MediaInfo,
         result: PipelineResult,
         size_bytes: int,
+        fidelity: Fidelity,
     ) -> JobOutcome:
         width, height = result.sizes.output
         output = CompletedOutput(
@@ -346,6 +369,7 @@ class JobRunner:
             output_size_bytes=size_bytes,
             enhancer=result.enhancer,
             result=self._result_summary(result, info, size_bytes),
+            quality=fidelity.as_json(),
         )
         minutes = complete_job(self.session_factory, claimed, output)
         if minutes is None:
