@@ -131,6 +131,9 @@ class Settings(BaseSettings):
     )
 
     # Worker and model
+    preview_seconds: float = Field(
+        3.0, gt=0, le=30, description="Length of a free before/after preview (`POST /videos/{id}/preview`)."
+    )
     output_min_psnr_db: float = Field(
         15.0,
         description="Outputs whose PSNR against the source (at the source size) is lower are refused "

@@ -33,6 +33,7 @@ OPERATIONS = {
     ("post", "/videos/upload"): "createUpload",
     ("post", "/videos/{videoId}/complete"): "completeUpload",
     ("post", "/videos/{videoId}/jobs"): "startVideoJob",
+    ("post", "/videos/{videoId}/preview"): "requestPreview",
     ("get", "/videos"): "listVideos",
     ("get", "/videos/{videoId}"): "getVideo",
     ("delete", "/videos/{videoId}"): "deleteVideo",
@@ -71,7 +72,8 @@ AUTHENTICATED = {
     "deleteVideo",
 }
 AUTHENTICATED |= {"listJobs", "getJob", "cancelJob", "getAdminStats"}
-OWNED = {"completeUpload", "startVideoJob", "getVideo", "deleteVideo", "getJob", "cancelJob", "getAdminStats"}
+OWNED = {"completeUpload", "getVideo", "deleteVideo", "getJob", "cancelJob", "getAdminStats"}
+OWNED |= {"startVideoJob", "requestPreview"}
 CAMEL = re.compile(r"^[a-z][a-zA-Z0-9]*$")
 ERROR_REF = "#/components/schemas/ErrorResponse"
 # Errors of the worker's pipeline: recorded on a failed job (`errorCode`), never an API response.

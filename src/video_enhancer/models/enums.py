@@ -36,6 +36,13 @@ class JobStage(enum.StrEnum):
     VERIFYING = "verifying"
 
 
+class PreviewStatus(enum.StrEnum):
+    QUEUED = "QUEUED"
+    PROCESSING = "PROCESSING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+
 class DeliveryStatus(enum.StrEnum):
     PENDING = "PENDING"
     SUCCEEDED = "SUCCEEDED"
@@ -53,6 +60,8 @@ class EventType(enum.StrEnum):
     JOB_FAILED = "job.failed"
     JOB_CANCELED = "job.canceled"
     WEBHOOK_TEST = "webhook.test"
+    PREVIEW_COMPLETED = "preview.completed"
+    PREVIEW_FAILED = "preview.failed"
 
     @property
     def ends_job(self) -> bool:

@@ -10,6 +10,9 @@ from fastapi import APIRouter, Header, Path, Query, Response
 from video_enhancer.api.deps import CurrentUser, SessionDep, SettingsDep, StorageDep
 from video_enhancer.api.schemas import error_responses
 from video_enhancer.jobs.schemas import JobOut
+from video_enhancer.previews import service as previews_service
+from video_enhancer.previews.schemas import PreviewOut, PreviewRequest
+from video_enhancer.previews.service import preview_out, previews_of
 from video_enhancer.videos import service
 from video_enhancer.videos.idempotency import HEADER, MAX_KEY_LENGTH, request_hash, run_idempotent
 from video_enhancer.videos.schemas import (
@@ -94,10 +97,11 @@ def _columns(view: service.VideoView) -> dict[str, object]:
     return {name: getattr(view.video, name) for name in VideoOut.model_fields if name not in _DERIVED}
 
 
-def _video_detail(view: service.VideoView) -> VideoDetail:
+def _video_detail(view: service.VideoView, previews: list[PreviewOut]) -> VideoDetail:
     return VideoDetail.model_validate(
         {
             **_video_out(view).model_dump(),
+            "previews": previews,
             "jobs": [JobOut.model_validate(job) for job in view.jobs],
             "download_url": view.download.url if view.download else None,
             "download_expires_at": view.download.expires_at if view.download else None,
@@ -217,7 +221,34 @@ def list_videos(
 def get_video(
     video_id: VideoIdPath, session: SessionDep, settings: SettingsDep, storage: StorageDep, user: CurrentUser
 ) -> VideoDetail:
-    return _video_detail(service.get_video(session, user, video_id, storage, settings))
+    view = service.get_video(session, user, video_id, storage, settings)
+    previews = [preview_out(p, storage, settings) for p in previews_of(session, view.video.id)]
+    return _video_detail(view, previews)
+
+
+@router.post(
+    "/{videoId}/preview",
+    operation_id="requestPreview",
+    status_code=202,
+    response_model=PreviewOut,
+    responses=error_responses(401, 404, 409, 422, 429),
+    summary="A free before/after preview of a short span (queued at the lowest priority; the same "
+    "span again returns the existing preview with 200)",
+)
+def request_preview(
+    video_id: VideoIdPath,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    storage: StorageDep,
+    user: CurrentUser,
+    body: PreviewRequest | None = None,
+) -> PreviewOut:
+    start = body.start_seconds if body else None
+    preview, created = previews_service.request_preview(session, user, video_id, start, settings)
+    if not created:
+        response.status_code = 200
+    return preview_out(preview, storage, settings)
 
 
 @router.delete(

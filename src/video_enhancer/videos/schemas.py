@@ -11,6 +11,7 @@ from pydantic import Field
 from video_enhancer.api.schemas import CamelModel, CamelRequest
 from video_enhancer.jobs.schemas import JobOut
 from video_enhancer.models import JobStatus
+from video_enhancer.previews.schemas import PreviewOut
 
 MAX_SIZE_BYTES = 1 << 50  # far above any plan: the plan check answers 413, not a 422
 
@@ -104,6 +105,9 @@ class VideoDetail(VideoOut):
     jobs: list[JobOut] = Field(description="The video's jobs, newest first.")
     download_url: str | None = Field(description="Signed URL of the enhanced video, once it exists.")
     download_expires_at: datetime | None
+    previews: list[PreviewOut] = Field(
+        default_factory=list, description="Before/after previews, newest first."
+    )
 
 
 class VideoPage(CamelModel):

@@ -198,7 +198,7 @@ class WorkerProcess:
             self.stop_event.wait(ERROR_BACKOFF_SECONDS)
             return True
         if claimed is None:
-            return False
+            return self._run_one_preview(runner, lease_owner)
         WORKER_BUSY.inc()
         try:
             outcome = runner.run(claimed)
@@ -208,6 +208,27 @@ class WorkerProcess:
         finally:
             WORKER_BUSY.dec()
             self.jobs_run += 1
+        return True
+
+    def _run_one_preview(self, runner: JobRunner, lease_owner: str) -> bool:
+        """Previews have the lowest priority: one runs only when no job was waiting."""
+        from video_enhancer.previews.runner import PreviewRunner
+        from video_enhancer.previews.service import claim_next_preview
+
+        try:
+            claimed = claim_next_preview(runner.session_factory, lease_owner, self.settings.job_lease_seconds)
+        except Exception:
+            logger.exception("claiming a preview failed")
+            return False
+        if claimed is None:
+            return False
+        WORKER_BUSY.inc()
+        try:
+            PreviewRunner(runner.settings, runner.session_factory, runner.storage, runner.enhancer).run(
+                claimed
+            )
+        finally:
+            WORKER_BUSY.dec()
         return True
 
     def _maintenance_loop(self, session_factory: Any, storage: Storage) -> None:
