@@ -19,7 +19,7 @@ from video_enhancer.models import Plan
 from video_enhancer.storage.local import LocalStorage
 from video_enhancer.videos.size_plan import parse_resolution, visible_plan
 from video_enhancer.worker.process import WorkerProcess
-from video_helpers import new_user, put_upload, ticket
+from video_helpers import local_path, new_user, put_upload, ticket
 
 
 def _size(width: int, height: int) -> dict[str, int]:
@@ -110,6 +110,10 @@ def test_video_shows_the_measured_plan_of_a_rotated_phone_clip(
     assert video["outputSize"] == _size(256, 384)  # 4x, under PRO's 1080 short side
     assert video["enhancer"] == "lanczos"
     assert video["outputResolution"] == "256x384"
+    # The worker's light task made the source's poster ahead of the job; completion the output's.
+    assert video["thumbnailUrl"] and video["outputThumbnailUrl"]
+    output_poster = client.get(local_path(video["outputThumbnailUrl"]))
+    assert output_poster.status_code == 200 and output_poster.content[:2] == b"\xff\xd8"  # JPEG
     listed = client.get("/videos", headers=headers).json()["items"][0]
     assert listed["outputSize"] == video["outputSize"]
 

@@ -503,6 +503,7 @@ def _write_completion(
     video.output_storage_path = output.output_storage_path
     video.output_resolution = output.output_resolution
     video.output_size_bytes = output.output_size_bytes
+    video.output_thumbnail_path = output.output_thumbnail_path
 
 
 def _fail_owned(session: Session, claimed: ClaimedJob, code: str, message: str) -> bool:

@@ -46,6 +46,18 @@ def thumbnail_key(user_id: uuid.UUID, video_id: uuid.UUID, job_id: uuid.UUID) ->
     return f"{video_prefix(user_id, video_id)}thumbnail-{job_id}.jpg"
 
 
+def poster_key(user_id: uuid.UUID, video_id: uuid.UUID) -> str:
+    """The source's poster image."""
+    return f"{video_prefix(user_id, video_id)}poster.jpg"
+
+
+def storyboard_key(user_id: uuid.UUID, video_id: uuid.UUID, suffix: str) -> str:
+    """The source's storyboard: the sprite sheet (".jpg") or its timing (".json")."""
+    if suffix not in (".jpg", ".json"):
+        raise ValueError(f"Unknown storyboard file {suffix!r}.")
+    return f"{video_prefix(user_id, video_id)}storyboard{suffix}"
+
+
 PREVIEW_FILES = ("before.mp4", "after.mp4", "compare.jpg")
 
 

@@ -9,10 +9,12 @@ from fastapi import APIRouter, Header, Path, Query, Response
 
 from video_enhancer.api.deps import CurrentUser, SessionDep, SettingsDep, StorageDep
 from video_enhancer.api.schemas import error_responses
+from video_enhancer.config import Settings
 from video_enhancer.jobs.schemas import JobOut
 from video_enhancer.previews import service as previews_service
 from video_enhancer.previews.schemas import PreviewOut, PreviewRequest
 from video_enhancer.previews.service import preview_out, previews_of
+from video_enhancer.storage.base import Storage
 from video_enhancer.videos import service
 from video_enhancer.videos.idempotency import HEADER, MAX_KEY_LENGTH, request_hash, run_idempotent
 from video_enhancer.videos.schemas import (
@@ -69,14 +71,27 @@ def _mark_replayed(response: Response, replayed: bool) -> None:
         response.headers["Idempotent-Replayed"] = "true"
 
 
-_DERIVED = frozenset({"status", "source_size", "model_input_size", "output_size", "enhancer"})
+_DERIVED = frozenset(
+    {
+        "status",
+        "source_size",
+        "model_input_size",
+        "output_size",
+        "enhancer",
+        "thumbnail_url",
+        "output_thumbnail_url",
+    }
+)
 
 
-def _video_out(view: service.VideoView) -> VideoOut:
+def _video_out(view: service.VideoView, storage: Storage, settings: Settings) -> VideoOut:
     latest = view.jobs[0] if view.jobs else None
+    pictures = service.picture_urls(view.video, storage, settings)
     return VideoOut.model_validate(
         {
             **_columns(view),
+            "thumbnail_url": pictures.get("thumbnail"),
+            "output_thumbnail_url": pictures.get("output_thumbnail"),
             "status": latest.status if latest else None,
             "enhancer": latest.enhancer if latest else None,
             **_measured_plan(view),
@@ -97,10 +112,15 @@ def _columns(view: service.VideoView) -> dict[str, object]:
     return {name: getattr(view.video, name) for name in VideoOut.model_fields if name not in _DERIVED}
 
 
-def _video_detail(view: service.VideoView, previews: list[PreviewOut]) -> VideoDetail:
+def _video_detail(
+    view: service.VideoView, previews: list[PreviewOut], storage: Storage, settings: Settings
+) -> VideoDetail:
+    pictures = service.picture_urls(view.video, storage, settings)
     return VideoDetail.model_validate(
         {
-            **_video_out(view).model_dump(),
+            **_video_out(view, storage, settings).model_dump(),
+            "storyboard_url": pictures.get("storyboard"),
+            "storyboard_timing_url": pictures.get("storyboard_timing"),
             "previews": previews,
             "jobs": [JobOut.model_validate(job) for job in view.jobs],
             "download_url": view.download.url if view.download else None,
@@ -203,12 +223,15 @@ def renew_upload_url(
 )
 def list_videos(
     session: SessionDep,
+    settings: SettingsDep,
+    storage: StorageDep,
     user: CurrentUser,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> VideoPage:
     views, total = service.list_videos(session, user, limit, offset)
-    return VideoPage(items=[_video_out(view) for view in views], total=total, limit=limit, offset=offset)
+    items = [_video_out(view, storage, settings) for view in views]
+    return VideoPage(items=items, total=total, limit=limit, offset=offset)
 
 
 @router.get(
@@ -223,7 +246,7 @@ def get_video(
 ) -> VideoDetail:
     view = service.get_video(session, user, video_id, storage, settings)
     previews = [preview_out(p, storage, settings) for p in previews_of(session, view.video.id)]
-    return _video_detail(view, previews)
+    return _video_detail(view, previews, storage, settings)
 
 
 @router.post(

@@ -99,12 +99,23 @@ class VideoOut(CamelModel):
     model_input_size: SizeOut | None = Field(None, description="What the enhancer receives, once probed.")
     output_size: SizeOut | None = Field(None, description="The output's size, once probed.")
     enhancer: str | None = Field(None, description="The enhancer of the latest job.")
+    thumbnail_url: str | None = Field(
+        None, description="Signed URL of the source's poster (JPEG, upright), once the upload is processed."
+    )
+    output_thumbnail_url: str | None = Field(None, description="Signed URL of the output's poster (JPEG).")
 
 
 class VideoDetail(VideoOut):
     jobs: list[JobOut] = Field(description="The video's jobs, newest first.")
     download_url: str | None = Field(description="Signed URL of the enhanced video, once it exists.")
     download_expires_at: datetime | None
+    storyboard_url: str | None = Field(
+        None, description="Signed URL of the storyboard sprite sheet (videos over 10 s)."
+    )
+    storyboard_timing_url: str | None = Field(
+        None,
+        description="Signed URL of the storyboard's timing JSON: tileWidth, tileHeight, tiles[start, x, y].",
+    )
     previews: list[PreviewOut] = Field(
         default_factory=list, description="Before/after previews, newest first."
     )

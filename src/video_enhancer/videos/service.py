@@ -351,6 +351,24 @@ def get_video(
     return VideoView(video=video, jobs=jobs, download=download)
 
 
+def picture_urls(video: Video, storage: Storage, settings: Settings) -> dict[str, str]:
+    """Signed URLs of the video's pictures that exist (poster, storyboard, output poster)."""
+    found = {
+        "thumbnail": video.thumbnail_path,
+        "output_thumbnail": video.output_thumbnail_path,
+        "storyboard": video.storyboard_path,
+        "storyboard_timing": keys.storyboard_key(video.user_id, video.id, ".json")
+        if video.storyboard_path
+        else None,
+    }
+    ttl = settings.download_url_ttl_seconds
+    return {
+        name: storage.signed_download_url("enhanced", key, ttl_seconds=ttl).url
+        for name, key in found.items()
+        if key is not None
+    }
+
+
 def list_videos(session: Session, user: User, limit: int, offset: int) -> tuple[list[VideoView], int]:
     videos: Sequence[Video] = repository.list_owned_videos(session, user.id, limit, offset)
     jobs = jobs_for_videos(session, [video.id for video in videos])

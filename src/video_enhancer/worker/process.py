@@ -190,7 +190,12 @@ class WorkerProcess:
             wakeup.close()
 
     def _run_one(self, runner: JobRunner, lease_owner: str) -> bool:
-        """Claim and run one job; False when there was none to claim."""
+        """Claim and run one job; False when there was none to claim.
+
+        Light work first: a completed upload's poster (a second or two) runs ahead of paid work;
+        a preview only when no job is waiting."""
+        if self._run_one_poster(runner):
+            return True
         try:
             claimed = claim_next_job(runner.session_factory, lease_owner, self.settings.job_lease_seconds)
         except Exception:
@@ -208,6 +213,19 @@ class WorkerProcess:
         finally:
             WORKER_BUSY.dec()
             self.jobs_run += 1
+        return True
+
+    def _run_one_poster(self, runner: JobRunner) -> bool:
+        from video_enhancer.thumbnails.service import claim_poster_task, run_poster_task
+
+        try:
+            task = claim_poster_task(runner.session_factory, self.settings.job_lease_seconds)
+        except Exception:
+            logger.exception("claiming a poster task failed")
+            return False
+        if task is None:
+            return False
+        run_poster_task(runner.session_factory, runner.storage, self.settings.worker_scratch_dir, task)
         return True
 
     def _run_one_preview(self, runner: JobRunner, lease_owner: str) -> bool:

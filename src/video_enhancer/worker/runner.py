@@ -58,6 +58,7 @@ from video_enhancer.logging import job_id_var, request_id_var, user_id_var
 from video_enhancer.media.encode import EncoderSettings
 from video_enhancer.media.errors import MediaError, PipelineStopped
 from video_enhancer.media.pipeline import PipelineConfig, PipelineResult, run_pipeline
+from video_enhancer.media.poster import write_poster
 from video_enhancer.media.probe import MediaInfo, probe
 from video_enhancer.media.quality import (
     Fidelity,
@@ -113,6 +114,7 @@ class _JobFacts:
 
     raw_key: str
     output_key: str
+    poster_key: str
     max_duration_seconds: int
     max_output_height: int
 
@@ -237,7 +239,21 @@ class JobRunner:
         fidelity = self._check_fidelity(info, result)
         progress.stage(JobStage.UPLOADING)
         size_bytes = self._upload(facts, result)
-        return self._complete(claimed, facts, info, result, size_bytes, fidelity)
+        poster = self._output_poster(facts, result, scratch)
+        return self._complete(claimed, facts, info, result, size_bytes, fidelity, poster)
+
+    def _output_poster(self, facts: _JobFacts, result: PipelineResult, scratch: Path) -> str | None:
+        """The output's poster; a failure here costs only the picture, not the verified result."""
+        try:
+            write_poster(probe(result.output), scratch / "output-poster.jpg")
+            with _storage_step(StorageOperation.UPLOAD):
+                self.storage.put_file(
+                    "enhanced", facts.poster_key, scratch / "output-poster.jpg", "image/jpeg"
+                )
+        except (MediaError, OSError):
+            logger.warning("output poster not made", exc_info=True)
+            return None
+        return facts.poster_key
 
     def _check_fidelity(self, info: MediaInfo, result: PipelineResult) -> Fidelity:
         """Measure the output against the source; refuse an absurd one before anything is stored."""
@@ -260,6 +276,7 @@ class JobRunner:
             return _JobFacts(
                 raw_key=video.storage_path,
                 output_key=keys.output_key(user.id, video.id, job.id),
+                poster_key=keys.thumbnail_key(user.id, video.id, job.id),
                 max_duration_seconds=job.max_duration_seconds,
                 max_output_height=job.max_output_height,
             )
@@ -360,6 +377,7 @@ class JobRunner:
         result: PipelineResult,
         size_bytes: int,
         fidelity: Fidelity,
+        poster: str | None,
     ) -> JobOutcome:
         width, height = result.sizes.output
         output = CompletedOutput(
@@ -370,6 +388,7 @@ class JobRunner:
             enhancer=result.enhancer,
             result=self._result_summary(result, info, size_bytes),
             quality=fidelity.as_json(),
+            output_thumbnail_path=poster,
         )
         minutes = complete_job(self.session_factory, claimed, output)
         if minutes is None:
