@@ -171,6 +171,20 @@ class Settings(BaseSettings):
     )
 
     # Worker and model
+    preview_seconds: float = Field(
+        3.0, gt=0, le=30, description="Length of a free before/after preview (`POST /videos/{id}/preview`)."
+    )
+    output_min_psnr_db: float = Field(
+        15.0,
+        description="Outputs whose PSNR against the source (at the source size) is lower are refused "
+        "with OUTPUT_REJECTED and not charged (Lanczos scores about 30 dB on the test clips).",
+    )
+    output_min_ssim: float = Field(
+        0.2, description="Outputs whose SSIM against the source is lower are refused (OUTPUT_REJECTED)."
+    )
+    output_quality_samples: int = Field(
+        8, ge=1, description="Frames sampled to measure an output's fidelity to its source."
+    )
     worker_concurrency: int = Field(1, description="Jobs a worker process runs at once (one per GPU).")
     worker_gpu_streams: int = Field(
         1,

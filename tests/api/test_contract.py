@@ -32,6 +32,8 @@ OPERATIONS = {
     ("get", "/users/me"): "getMe",
     ("post", "/videos/upload"): "createUpload",
     ("post", "/videos/{videoId}/complete"): "completeUpload",
+    ("post", "/videos/{videoId}/jobs"): "startVideoJob",
+    ("post", "/videos/{videoId}/preview"): "requestPreview",
     ("get", "/videos"): "listVideos",
     ("get", "/videos/{videoId}"): "getVideo",
     ("delete", "/videos/{videoId}"): "deleteVideo",
@@ -67,9 +69,18 @@ OPERATIONS = {
     ("get", "/batches/{batchId}"): "getBatch",
     ("get", "/batches/{batchId}/download"): "downloadBatch",
 }
-AUTHENTICATED = {"getMe", "createUpload", "completeUpload", "listVideos", "getVideo", "deleteVideo"}
+AUTHENTICATED = {
+    "getMe",
+    "createUpload",
+    "completeUpload",
+    "startVideoJob",
+    "listVideos",
+    "getVideo",
+    "deleteVideo",
+}
 AUTHENTICATED |= {"listJobs", "getJob", "cancelJob", "getAdminStats"}
 OWNED = {"completeUpload", "getVideo", "deleteVideo", "getJob", "cancelJob", "getAdminStats"}
+OWNED |= {"startVideoJob", "requestPreview"}
 CAMEL = re.compile(r"^[a-z][a-zA-Z0-9]*$")
 ERROR_REF = "#/components/schemas/ErrorResponse"
 # Errors of the worker's pipeline: recorded on a failed job (`errorCode`), never an API response.

@@ -72,10 +72,21 @@ def _output() -> CompletedOutput:
 
 Runner = Callable[[Factory, Job, Settings], object]
 
+
+def _start(session: Session, job: Job, settings: Settings) -> None:
+    user = session.get(User, job.user_id)
+    assert user is not None
+    lifecycle.start_job(session, job, user, 2, settings)
+
+
 RUNNERS: dict[Transition, Runner] = {
     Transition.UPLOAD_COMPLETED: lambda f, j, s: _in_session(
         f, j.id, lambda session, job: lifecycle.enqueue_job(session, job, s)
     ),
+    Transition.UPLOAD_STORED: lambda f, j, s: _in_session(
+        f, j.id, lambda session, job: lifecycle.store_upload(session, job)
+    ),
+    Transition.STARTED: lambda f, j, s: _in_session(f, j.id, lambda session, job: _start(session, job, s)),
     Transition.CLAIMED: lambda f, j, s: lifecycle.claim_job_by_id(f, j.id, WORKER, 60),
     Transition.MINUTES_HELD: lambda f, j, s: lifecycle.hold_measured_minutes(f, _claimed(j), 150.0),
     Transition.RETRIED: lambda f, j, s: lifecycle.retry_job(f, _claimed(j), "FLAKY", "try again"),
@@ -104,6 +115,8 @@ _EXPIRED_LEASE = {
     Transition.LEASE_LOST_CANCELED,
 }
 _EXPIRED_LEASE |= {Transition.DEAD_LETTERED}
+# Transitions of an upload made with autoStart false: the job holds no video and no minutes yet.
+_UNSTARTED = {Transition.UPLOAD_STORED, Transition.STARTED}
 
 
 # One API function, two transitions: cancel a waiting job at once, or flag a running one.
@@ -130,6 +143,9 @@ def _setup_values(transition: Transition) -> dict[str, Any]:
         values["cancel_requested"] = True
     if transition == Transition.LEASE_LOST_FAILED:
         values["attempts"] = 3
+    if transition in _UNSTARTED:
+        values["holds_video"] = False
+        values["minutes_held"] = 0
     return values
 
 
@@ -206,7 +222,11 @@ def _check_allowed(transition: Transition, before: Snapshot, after: Snapshot) ->
     completed = target == JobStatus.COMPLETED
     assert after.ledger == before.ledger + (1 if completed else 0)
     gave_back = ended and not completed
-    assert after.user["videos_created"] == before.user["videos_created"] - (1 if gave_back else 0)
+    took = transition == Transition.STARTED
+    change = (1 if took else 0) - (1 if gave_back else 0)
+    assert after.user["videos_created"] == before.user["videos_created"] + change
+    if took:
+        assert (after.job["minutes_held"], after.job["holds_video"]) == (2, True)
     if not ended:
         assert _finished(after, JobStatus.FAILED) == _finished(before, JobStatus.FAILED)
     if transition == Transition.MINUTES_HELD:

@@ -57,6 +57,8 @@ class ClipSpec:
     creation_time: str | None = None
     marker: bool = False
     """A red box in the top-left corner of the coded picture (to check rotation)."""
+    black_seconds: float = 0.0
+    """The first seconds are a black picture (as many phone clips start)."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,8 @@ def _video_source(spec: ClipSpec) -> str:
 
 def _video_filters(spec: ClipSpec) -> list[str]:
     filters = []
+    if spec.black_seconds:
+        filters.append(f"drawbox=c=black:t=fill:enable='lt(t,{spec.black_seconds})'")
     if spec.variable_rate:
         half = int(spec.fps * spec.seconds / 2)
         filters.append(
@@ -240,6 +244,8 @@ ODD = ClipSpec(name="odd", width=95, height=63, pix_fmt="yuv444p", seconds=1.0)
 HDR_PQ = ClipSpec(name="hdr-pq", width=64, height=36, hdr="pq", grey=0x80, seconds=1.0)
 HDR_HLG = ClipSpec(name="hdr-hlg", width=64, height=36, hdr="hlg", grey=0xB4, seconds=1.0)
 LONG = ClipSpec(name="long", width=64, height=36, fps=8, seconds=6.0, audio_channels=2)
+BLACK_START = ClipSpec(name="black-start", width=96, height=64, fps=10, seconds=5.0, black_seconds=1.0)
+PHONE_PORTRAIT = ClipSpec(name="phone-portrait", width=96, height=64, fps=10, seconds=4.0, rotation=90)
 
 
 def with_name(spec: ClipSpec, name: str) -> ClipSpec:

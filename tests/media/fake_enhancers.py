@@ -52,3 +52,36 @@ class CountingEnhancer:
     def open_session(self, in_size: Size, out_size: Size, state: bytes | None = None) -> EnhancerSession:
         self.opened_with.append(state)
         return _Session(self, out_size, int(state) if state else 0)
+
+
+class _BrokenSession:
+    def __init__(self, out_size: Size, mode: str) -> None:
+        self._out_size = out_size
+        self._mode = mode
+        self._rng = np.random.default_rng(7)
+
+    def enhance(self, frame: Frame) -> Frame:
+        if self._mode == "noise":
+            shape = (self._out_size[1], self._out_size[0], 3)
+            return self._rng.integers(0, 256, shape, dtype=np.uint8)
+        if self._mode == "black":
+            return np.zeros((self._out_size[1], self._out_size[0], 3), dtype=np.uint8)
+        return np.ascontiguousarray(nearest(frame, self._out_size)[..., ::-1])  # RGB -> BGR
+
+    def state(self) -> bytes:
+        return b""
+
+    def close(self) -> None:
+        return None
+
+
+@dataclass
+class BrokenEnhancer:
+    """A model gone wrong: ``noise`` (random pixels), ``swap`` (red and blue swapped) or ``black``."""
+
+    mode: str = "noise"
+    name: str = "broken"
+    native_scale: int | None = None
+
+    def open_session(self, in_size: Size, out_size: Size, state: bytes | None = None) -> EnhancerSession:
+        return _BrokenSession(out_size, self.mode)

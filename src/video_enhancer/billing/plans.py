@@ -16,6 +16,7 @@ class PlanLimits:
     max_output_height: int
     queue_priority: int  # higher is served first
     max_upload_bytes: int
+    previews_per_day: int  # free before/after previews in the last 24 hours
 
     @property
     def priority_name(self) -> str:
@@ -25,9 +26,9 @@ class PlanLimits:
 GIB = 1024**3
 
 PLANS: dict[Plan, PlanLimits] = {
-    Plan.FREE: PlanLimits(Plan.FREE, 1, 30, None, 720, 0, 1 * GIB),
-    Plan.CREATOR: PlanLimits(Plan.CREATOR, None, 120, 30, 1080, 1, 2 * GIB),
-    Plan.PRO: PlanLimits(Plan.PRO, None, 300, 120, 1080, 2, 4 * GIB),
+    Plan.FREE: PlanLimits(Plan.FREE, 1, 30, None, 720, 0, 1 * GIB, 3),
+    Plan.CREATOR: PlanLimits(Plan.CREATOR, None, 120, 30, 1080, 1, 2 * GIB, 20),
+    Plan.PRO: PlanLimits(Plan.PRO, None, 300, 120, 1080, 2, 4 * GIB, 50),
 }
 
 # What the app shows for `queue_priority`.

@@ -60,6 +60,15 @@ def add_enhance_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="interlaced input: one frame per field (default, 50/60p) or per frame",
     )
     parser.add_argument("--checkpoint-dir", help="keep finished segments here; a rerun resumes from them")
+    parser.add_argument(
+        "--preview",
+        action="store_true",
+        help="only a short before/after preview: OUT.before.mp4, OUT.after.mp4, OUT.compare.jpg",
+    )
+    parser.add_argument(
+        "--start", type=float, help="preview start in seconds (default: where the video has most detail)"
+    )
+    parser.add_argument("--preview-seconds", type=float, default=3.0, help="preview length (%(default)g)")
     model = parser.add_argument_group("model weights and device (defaults: the VE_MODEL_* settings)")
     model.add_argument(
         "--weights",
@@ -115,6 +124,8 @@ def enhance_command(args: argparse.Namespace) -> int:
     from video_enhancer.media.errors import PipelineStopped
     from video_enhancer.media.local import enhance_file
 
+    if args.preview:
+        return preview_command(args)
     bar = ProgressBar(sys.stderr)
     interrupt = _Interrupt(resumable=args.checkpoint_dir is not None)
     try:
@@ -156,6 +167,25 @@ def enhance_command(args: argparse.Namespace) -> int:
     print(
         f"{args.output}: {width}x{height}, {result.pipeline.frames} frames, "
         f"enhancer {result.pipeline.enhancer}{label}"
+    )
+    return 0
+
+
+def preview_command(args: argparse.Namespace) -> int:
+    """``enhance --preview``: the three preview files and the span's fidelity figures."""
+    from video_enhancer.media.local import preview_file
+
+    try:
+        result = preview_file(args, model_options(args))
+    except ServiceError as exc:
+        print(f"error: {exc.code}: {exc}", file=sys.stderr)
+        return 1
+    fidelity = result.fidelity
+    for path in (result.files.before, result.files.after, result.files.compare):
+        print(path)
+    print(
+        f"span {result.start_s:.2f}s +{result.seconds:.2f}s, enhancer {result.pipeline.enhancer}, "
+        f"PSNR {fidelity.psnr_db:.2f} dB, SSIM {fidelity.ssim:.4f} at the source size"
     )
     return 0
 

@@ -15,6 +15,8 @@ from video_enhancer.models import Batch, EventType, Job, JobStatus, Video, utcno
 # Transition names of `jobs.lifecycle.Transition` -> the event types they append, in order.
 EVENTS_BY_TRANSITION: dict[str, tuple[EventType, ...]] = {
     "UPLOAD_COMPLETED": (EventType.VIDEO_UPLOADED, EventType.JOB_QUEUED),
+    "UPLOAD_STORED": (EventType.VIDEO_UPLOADED,),
+    "STARTED": (EventType.JOB_QUEUED,),
     "CLAIMED": (EventType.JOB_PROCESSING,),
     "RETRIED": (EventType.JOB_QUEUED,),
     "HANDED_BACK": (EventType.JOB_QUEUED,),

@@ -64,6 +64,10 @@ _PROCESSING = frozenset({JobStatus.PROCESSING})
 
 class Transition(enum.StrEnum):
     UPLOAD_COMPLETED = "UPLOAD_COMPLETED"
+    UPLOAD_STORED = "UPLOAD_STORED"
+    """Upload completed for a job not started yet (autoStart false): UPLOADED, nothing queued."""
+    STARTED = "STARTED"
+    """`POST /videos/{videoId}/jobs`: the hold placed, the video taken, the job queued."""
     CLAIMED = "CLAIMED"
     MINUTES_HELD = "MINUTES_HELD"
     """The measured minutes exceed the upload's hold: the difference is held too."""
@@ -92,6 +96,8 @@ RULES: dict[Transition, Rule] = {
     Transition.UPLOAD_COMPLETED: Rule(
         frozenset({JobStatus.AWAITING_UPLOAD, JobStatus.UPLOADED}), JobStatus.QUEUED
     ),
+    Transition.UPLOAD_STORED: Rule(frozenset({JobStatus.AWAITING_UPLOAD}), JobStatus.UPLOADED),
+    Transition.STARTED: Rule(frozenset({JobStatus.UPLOADED}), JobStatus.QUEUED),
     Transition.CLAIMED: Rule(frozenset({JobStatus.QUEUED}), JobStatus.PROCESSING),
     Transition.MINUTES_HELD: Rule(_PROCESSING, JobStatus.PROCESSING),
     Transition.RETRIED: Rule(_PROCESSING, JobStatus.QUEUED),
@@ -120,15 +126,18 @@ def _target(transition: Transition) -> dict[str, Any]:
     return {"status": RULES[transition].to}
 
 
+MovedRows = Sequence[Row[uuid.UUID, uuid.UUID, bool]]
+
+
 def _move(
     session: Session, transition: Transition, condition: ColumnElement[bool], values: dict[str, Any]
-) -> Sequence[Row[uuid.UUID, uuid.UUID]]:
+) -> MovedRows:
     """Apply `transition` to the jobs matching `condition` that may take it; the rows moved."""
     return session.execute(
         update(Job)
         .where(condition, _guarded(transition))
         .values(**values, **_target(transition))
-        .returning(Job.id, Job.user_id)
+        .returning(Job.id, Job.user_id, Job.holds_video)
         .execution_options(synchronize_session=False)
     ).all()
 
@@ -207,12 +216,17 @@ def _give_back_videos(session: Session, user_ids: Iterable[uuid.UUID]) -> None:
         )
 
 
+def _video_holders(rows: Iterable[Row[uuid.UUID, uuid.UUID, bool]]) -> list[uuid.UUID]:
+    """The users of the jobs that took one of their plan's videos (not an unstarted upload)."""
+    return [row.user_id for row in rows if row.holds_video]
+
+
 def _ended(
     session: Session,
     transition: Transition,
     condition: ColumnElement[bool],
     values: dict[str, Any],
-) -> Sequence[Row[uuid.UUID, uuid.UUID]]:
+) -> MovedRows:
     """FAILED or CANCELED, the rows; the caller gives the videos back, then records them (the user
     rows are locked before the event counter, the order every transition keeps)."""
     return _move(session, transition, condition, values)
@@ -221,7 +235,7 @@ def _ended(
 def _record_ended(
     session: Session,
     transition: Transition,
-    rows: Sequence[Row[uuid.UUID, uuid.UUID]],
+    rows: MovedRows,
     values: dict[str, Any],
 ) -> None:
     for row in rows:
@@ -236,7 +250,7 @@ def _end_without_result(
 ) -> list[uuid.UUID]:
     """FAILED or CANCELED: the row, the record, the video ticket given back."""
     rows = _ended(session, transition, condition, values)
-    _give_back_videos(session, [row.user_id for row in rows])
+    _give_back_videos(session, _video_holders(rows))
     _record_ended(session, transition, rows, values)
     return [row.id for row in rows]
 
@@ -244,15 +258,19 @@ def _end_without_result(
 # -- the API and the sweeper (the caller's transaction) ---------------------------------------
 
 
-def enqueue_job(session: Session, job: Job, settings: Settings) -> None:
-    """Upload completed: AWAITING_UPLOAD/UPLOADED -> QUEUED (idempotent when already QUEUED)."""
+def _queued(job: Job, settings: Settings) -> dict[str, Any]:
     now = utcnow()
-    values = {
+    return {
         "queued_at": now,
         "queue_rank": queue_rank(now, job.priority, settings.queue_aging_seconds),
         "run_after": None,
     }
-    moved = _move(session, Transition.UPLOAD_COMPLETED, Job.id == job.id, values)
+
+
+def enqueue_job(session: Session, job: Job, settings: Settings) -> None:
+    """Upload completed: AWAITING_UPLOAD/UPLOADED -> QUEUED (idempotent when already QUEUED)."""
+    condition = (Job.id == job.id) & Job.holds_video.is_(True)
+    moved = _move(session, Transition.UPLOAD_COMPLETED, condition, _queued(job, settings))
     session.refresh(job)
     if not moved:
         if job.status == JobStatus.QUEUED:
@@ -260,6 +278,34 @@ def enqueue_job(session: Session, job: Job, settings: Settings) -> None:
         raise InvalidState(f"A job in status {job.status} cannot be queued.")
     announce_queued(session, job, settings)
     _record(session, Transition.UPLOAD_COMPLETED, job.id)
+
+
+def store_upload(session: Session, job: Job) -> None:
+    """Upload completed for a job not started (autoStart false): AWAITING_UPLOAD -> UPLOADED,
+    no hold, nothing queued (idempotent when already UPLOADED)."""
+    condition = (Job.id == job.id) & Job.holds_video.is_(False)
+    moved = _move(session, Transition.UPLOAD_STORED, condition, {})
+    session.refresh(job)
+    if moved:
+        _record(session, Transition.UPLOAD_STORED, job.id)
+    elif job.status != JobStatus.UPLOADED:
+        raise InvalidState(f"A job in status {job.status} cannot take its upload.")
+
+
+def start_job(session: Session, job: Job, user: User, minutes: int, settings: Settings) -> None:
+    """Started: UPLOADED -> QUEUED with the quota hold placed and the plan's video taken.
+
+    The caller has checked the plan under the user's row lock (`videos.service.start_job`).
+    """
+    values = {**_queued(job, settings), "minutes_held": minutes, "holds_video": True}
+    condition = (Job.id == job.id) & Job.holds_video.is_(False)
+    if not _move(session, Transition.STARTED, condition, values):
+        session.refresh(job)
+        raise InvalidState(f"A job in status {job.status} cannot be started.")
+    user.videos_created += 1
+    session.refresh(job)
+    announce_queued(session, job, settings)
+    _record(session, Transition.STARTED, job.id)
 
 
 def request_cancel(session: Session, job: Job) -> None:
@@ -470,11 +516,13 @@ def _write_completion(
         "error_message": None,
         "enhancer": output.enhancer,
         "result": output.result,
+        "quality": output.quality,
     }
     _move(session, Transition.COMPLETED, owned_by(claimed), values)
     video.output_storage_path = output.output_storage_path
     video.output_resolution = output.output_resolution
     video.output_size_bytes = output.output_size_bytes
+    video.output_thumbnail_path = output.output_thumbnail_path
 
 
 def _fail_owned(session: Session, claimed: ClaimedJob, code: str, message: str) -> bool:
@@ -561,7 +609,7 @@ def requeue_expired_leases(session_factory: SessionFactory, now: datetime | None
             session, Transition.LEASE_LOST_FAILED, expired & (Job.attempts >= Job.max_attempts), failed_values
         )
         requeued = _move(session, Transition.LEASE_LOST_REQUEUED, expired, {**_released(), "run_after": None})
-        _give_back_videos(session, [row.user_id for row in (*canceled, *failed)])  # users after jobs
+        _give_back_videos(session, _video_holders([*canceled, *failed]))  # users after jobs
         # ...and the records (the event counters) after the users.
         _record_ended(session, Transition.LEASE_LOST_CANCELED, canceled, _final(now))
         _record_ended(session, Transition.LEASE_LOST_FAILED, failed, failed_values)

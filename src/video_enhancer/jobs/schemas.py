@@ -23,6 +23,16 @@ class EnhancerName(enum.StrEnum):
     REALESR_ANIMEVIDEOV3 = "realesr-animevideov3"
 
 
+class QualityOut(CamelModel):
+    """Fidelity of the output to the source at the source's size, on sampled frames."""
+
+    psnr_db: float = Field(
+        description="PSNR in dB of the mean error over the sampled frames (capped at 100)."
+    )
+    ssim: float = Field(description="Mean SSIM of the luma, 1 = identical.")
+    sampled_frames: int
+
+
 class JobOut(CamelModel):
     id: uuid.UUID
     video_id: uuid.UUID
@@ -51,6 +61,9 @@ class JobOut(CamelModel):
     )
     waiting_for: Literal["enhancer"] | None = Field(
         None, description='While QUEUED: "enhancer" when no live worker offers the job\'s enhancer.'
+    )
+    quality: QualityOut | None = Field(
+        None, description="The output's fidelity to the source, once completed."
     )
     priority: int
     attempts: int

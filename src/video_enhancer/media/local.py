@@ -13,9 +13,25 @@ from video_enhancer.enhancers.registry import get_enhancer
 from video_enhancer.media.encode import EncoderSettings
 from video_enhancer.media.interlace import DeinterlaceRate
 from video_enhancer.media.pipeline import PipelineConfig, PipelineResult, ProgressCallback, run_pipeline
+from video_enhancer.media.preview import PreviewResult, make_preview
 from video_enhancer.media.probe import MediaInfo, ProbeOptions, probe
 from video_enhancer.media.segments import LocalCheckpoint
 from video_enhancer.media.verify import VerifiedOutput, verify_output
+
+
+def preview_file(args: Any, enhancer_options: dict[str, Any]) -> PreviewResult:
+    """The CLI's ``--preview``: ``args`` carries the enhance command's flags."""
+    source = probe(args.input)
+    config = PipelineConfig(
+        max_height=args.max_height,
+        scale=args.scale,
+        segment_seconds=args.segment_seconds,
+        encoder=EncoderSettings(codec=args.encoder, preset=args.preset, crf=args.crf),
+    )
+    enhancer = get_enhancer(args.model, **enhancer_options)
+    return make_preview(
+        source, Path(args.output), enhancer, config, seconds=args.preview_seconds, start_s=args.start
+    )
 
 
 @dataclass(frozen=True)

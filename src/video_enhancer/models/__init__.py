@@ -11,6 +11,7 @@ from video_enhancer.models.enums import (
     JobStage,
     JobStatus,
     Plan,
+    PreviewStatus,
 )
 from video_enhancer.models.event_counter import EventCounter
 from video_enhancer.models.idempotency_key import IdempotencyKey
@@ -19,6 +20,7 @@ from video_enhancer.models.job_event import JobEvent
 from video_enhancer.models.login_attempt import LoginAttempt
 from video_enhancer.models.mail_message import MailMessage
 from video_enhancer.models.outbox import OutboxMessage
+from video_enhancer.models.preview import Preview
 from video_enhancer.models.refresh_token import RefreshToken
 from video_enhancer.models.usage import UsageEntry
 from video_enhancer.models.user import User
@@ -45,6 +47,8 @@ __all__ = [
     "MailMessage",
     "OutboxMessage",
     "Plan",
+    "Preview",
+    "PreviewStatus",
     "RefreshToken",
     "UsageEntry",
     "User",

@@ -36,6 +36,13 @@ class JobStage(enum.StrEnum):
     VERIFYING = "verifying"
 
 
+class PreviewStatus(enum.StrEnum):
+    QUEUED = "QUEUED"
+    PROCESSING = "PROCESSING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+
 class DeliveryStatus(enum.StrEnum):
     PENDING = "PENDING"
     SUCCEEDED = "SUCCEEDED"
@@ -54,6 +61,8 @@ class EventType(enum.StrEnum):
     JOB_CANCELED = "job.canceled"
     BATCH_COMPLETED = "batch.completed"
     WEBHOOK_TEST = "webhook.test"
+    PREVIEW_COMPLETED = "preview.completed"
+    PREVIEW_FAILED = "preview.failed"
 
     @property
     def ends_job(self) -> bool:

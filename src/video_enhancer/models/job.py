@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Enum, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Enum, Float, ForeignKey, Index, Integer, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from video_enhancer.models.base import Base, TimestampMixin, new_uuid
@@ -45,6 +45,9 @@ class Job(TimestampMixin, Base):
     # Quota: minutes reserved at upload time, and minutes charged once at completion.
     minutes_held: Mapped[int] = mapped_column(Integer, default=0)
     minutes_charged: Mapped[int | None] = mapped_column(Integer, default=None)
+    # The job took one of the plan's videos (and its minutes are held). False for an upload
+    # made with autoStart false until `POST /videos/{videoId}/jobs` starts it.
+    holds_video: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     # Plan limits snapshotted at creation so a plan change does not alter a job in flight.
     max_duration_seconds: Mapped[int] = mapped_column(Integer, default=30)
@@ -61,6 +64,8 @@ class Job(TimestampMixin, Base):
         ForeignKey("batches.id", ondelete="SET NULL"), default=None, index=True
     )
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # Fidelity of the output to the source: {"psnrDb", "ssim", "sampledFrames"} (media.quality).
+    quality: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     request_id: Mapped[str | None] = mapped_column(String(64), default=None)
 
     started_at: Mapped[datetime | None] = mapped_column(default=None)

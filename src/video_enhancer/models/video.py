@@ -31,3 +31,10 @@ class Video(TimestampMixin, Base):
     frame_count: Mapped[int | None] = mapped_column(Integer, default=None)
     # When the retention sweep deleted the uploaded original of a failed or canceled job.
     raw_deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Pictures (enhanced area): the source's poster and storyboard, made by the worker's light
+    # task ahead of paid work for every completed upload; the output's poster at completion.
+    thumbnail_path: Mapped[str | None] = mapped_column(String(1024), default=None)
+    storyboard_path: Mapped[str | None] = mapped_column(String(1024), default=None)
+    output_thumbnail_path: Mapped[str | None] = mapped_column(String(1024), default=None)
+    poster_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    poster_claimed_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -35,6 +35,9 @@ JOB_STAGE_SECONDS = Histogram(
     "ve_job_stage_seconds", "Wall time per pipeline stage", ["stage"], buckets=JOB_BUCKETS
 )
 MINUTES_CHARGED = Counter("ve_minutes_charged_total", "Minutes charged to users", ["plan"])
+OUTPUTS_REJECTED = Counter(
+    "ve_outputs_rejected_total", "Outputs refused for absurd fidelity to their source (alert)", ["enhancer"]
+)
 FRAMES_PROCESSED = Counter("ve_worker_frames_total", "Frames enhanced by this worker", ["enhancer"])
 FRAMES_PER_SECOND = Gauge("ve_worker_frames_per_second", "Enhancement speed of the current job")
 WORKER_BUSY = Gauge("ve_worker_busy_jobs", "Jobs this worker is processing now")

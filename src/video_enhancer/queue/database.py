@@ -62,6 +62,8 @@ class CompletedOutput:
     output_size_bytes: int
     enhancer: str
     result: dict[str, Any] = field(default_factory=dict)
+    quality: dict[str, Any] | None = None
+    output_thumbnail_path: str | None = None
 
 
 def at(value: datetime) -> ColumnElement[datetime]:

@@ -46,6 +46,28 @@ def thumbnail_key(user_id: uuid.UUID, video_id: uuid.UUID, job_id: uuid.UUID) ->
     return f"{video_prefix(user_id, video_id)}thumbnail-{job_id}.jpg"
 
 
+def poster_key(user_id: uuid.UUID, video_id: uuid.UUID) -> str:
+    """The source's poster image."""
+    return f"{video_prefix(user_id, video_id)}poster.jpg"
+
+
+def storyboard_key(user_id: uuid.UUID, video_id: uuid.UUID, suffix: str) -> str:
+    """The source's storyboard: the sprite sheet (".jpg") or its timing (".json")."""
+    if suffix not in (".jpg", ".json"):
+        raise ValueError(f"Unknown storyboard file {suffix!r}.")
+    return f"{video_prefix(user_id, video_id)}storyboard{suffix}"
+
+
+PREVIEW_FILES = ("before.mp4", "after.mp4", "compare.jpg")
+
+
+def preview_file_key(user_id: uuid.UUID, video_id: uuid.UUID, preview_id: uuid.UUID, name: str) -> str:
+    """One of a preview's files (`PREVIEW_FILES`), under its video so deleting the video removes it."""
+    if name not in PREVIEW_FILES:
+        raise ValueError(f"Unknown preview file {name!r}.")
+    return f"{video_prefix(user_id, video_id)}previews/{preview_id}/{name}"
+
+
 def job_prefix(job_id: uuid.UUID) -> str:
     """Every working object of one job (its segments today)."""
     return f"jobs/{job_id}/"

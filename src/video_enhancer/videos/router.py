@@ -9,10 +9,17 @@ from fastapi import APIRouter, Header, Path, Query, Response
 
 from video_enhancer.api.deps import CurrentUser, SessionDep, SettingsDep, StorageDep
 from video_enhancer.api.schemas import error_responses
+from video_enhancer.config import Settings
 from video_enhancer.jobs.schemas import JobOut
+from video_enhancer.previews import service as previews_service
+from video_enhancer.previews.schemas import PreviewOut, PreviewRequest
+from video_enhancer.previews.service import preview_out, previews_of
+from video_enhancer.storage.base import Storage
 from video_enhancer.videos import service
 from video_enhancer.videos.idempotency import HEADER, MAX_KEY_LENGTH, request_hash, run_idempotent
 from video_enhancer.videos.schemas import (
+    SizeOut,
+    SizePlanOut,
     UploadRequest,
     UploadTicket,
     UploadUrlRequest,
@@ -20,6 +27,7 @@ from video_enhancer.videos.schemas import (
     VideoOut,
     VideoPage,
 )
+from video_enhancer.videos.size_plan import VisibleSizePlan, parse_resolution, visible_plan
 
 router = APIRouter()
 
@@ -47,6 +55,16 @@ def upload_ticket(grant: service.UploadGrant, resumable: bool) -> UploadTicket:
         job_id=grant.job.id,
         enhancer=grant.job.enhancer,
         output_height=grant.job.max_output_height,
+        planned_sizes=_plan_out(grant.planned) if grant.planned else None,
+    )
+
+
+def _plan_out(plan: VisibleSizePlan) -> SizePlanOut:
+    return SizePlanOut(
+        source_size=SizeOut(width=plan.source[0], height=plan.source[1]),
+        model_input_size=SizeOut(width=plan.model_input[0], height=plan.model_input[1]),
+        output_size=SizeOut(width=plan.output[0], height=plan.output[1]),
+        enhancer=plan.enhancer,
     )
 
 
@@ -55,19 +73,57 @@ def _mark_replayed(response: Response, replayed: bool) -> None:
         response.headers["Idempotent-Replayed"] = "true"
 
 
-def _video_out(view: service.VideoView) -> VideoOut:
-    latest = view.jobs[0].status if view.jobs else None
-    return VideoOut.model_validate({**_columns(view), "status": latest})
+_DERIVED = frozenset(
+    {
+        "status",
+        "source_size",
+        "model_input_size",
+        "output_size",
+        "enhancer",
+        "thumbnail_url",
+        "output_thumbnail_url",
+    }
+)
+
+
+def _video_out(view: service.VideoView, storage: Storage, settings: Settings) -> VideoOut:
+    latest = view.jobs[0] if view.jobs else None
+    pictures = service.picture_urls(view.video, storage, settings)
+    return VideoOut.model_validate(
+        {
+            **_columns(view),
+            "thumbnail_url": pictures.get("thumbnail"),
+            "output_thumbnail_url": pictures.get("output_thumbnail"),
+            "status": latest.status if latest else None,
+            "enhancer": latest.enhancer if latest else None,
+            **_measured_plan(view),
+        }
+    )
+
+
+def _measured_plan(view: service.VideoView) -> dict[str, object]:
+    source = parse_resolution(view.video.resolution)
+    latest = view.jobs[0] if view.jobs else None
+    if source is None or latest is None or latest.enhancer is None:
+        return {}
+    plan = _plan_out(visible_plan(source, latest.max_output_height, latest.enhancer))
+    return {name: getattr(plan, name) for name in ("source_size", "model_input_size", "output_size")}
 
 
 def _columns(view: service.VideoView) -> dict[str, object]:
-    return {name: getattr(view.video, name) for name in VideoOut.model_fields if name != "status"}
+    return {name: getattr(view.video, name) for name in VideoOut.model_fields if name not in _DERIVED}
 
 
-def _video_detail(view: service.VideoView) -> VideoDetail:
+def _video_detail(
+    view: service.VideoView, previews: list[PreviewOut], storage: Storage, settings: Settings
+) -> VideoDetail:
+    pictures = service.picture_urls(view.video, storage, settings)
     return VideoDetail.model_validate(
         {
-            **_video_out(view).model_dump(),
+            **_video_out(view, storage, settings).model_dump(),
+            "storyboard_url": pictures.get("storyboard"),
+            "storyboard_timing_url": pictures.get("storyboard_timing"),
+            "previews": previews,
             "jobs": [JobOut.model_validate(job) for job in view.jobs],
             "download_url": view.download.url if view.download else None,
             "download_expires_at": view.download.expires_at if view.download else None,
@@ -128,6 +184,20 @@ def complete_upload(
 
 
 @router.post(
+    "/{videoId}/jobs",
+    operation_id="startVideoJob",
+    response_model=JobOut,
+    responses=error_responses(401, 403, 404, 409, 413),
+    summary="Start the job of a video uploaded with autoStart false (checks the plan, places the "
+    "quota hold, queues it; idempotent)",
+)
+def start_video_job(
+    video_id: VideoIdPath, session: SessionDep, settings: SettingsDep, user: CurrentUser
+) -> JobOut:
+    return JobOut.model_validate(service.start_video_job(session, user, video_id, settings))
+
+
+@router.post(
     "/{videoId}/upload-url",
     operation_id="renewUploadUrl",
     response_model=UploadTicket,
@@ -156,12 +226,15 @@ def renew_upload_url(
 )
 def list_videos(
     session: SessionDep,
+    settings: SettingsDep,
+    storage: StorageDep,
     user: CurrentUser,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> VideoPage:
     views, total = service.list_videos(session, user, limit, offset)
-    return VideoPage(items=[_video_out(view) for view in views], total=total, limit=limit, offset=offset)
+    items = [_video_out(view, storage, settings) for view in views]
+    return VideoPage(items=items, total=total, limit=limit, offset=offset)
 
 
 @router.get(
@@ -174,7 +247,34 @@ def list_videos(
 def get_video(
     video_id: VideoIdPath, session: SessionDep, settings: SettingsDep, storage: StorageDep, user: CurrentUser
 ) -> VideoDetail:
-    return _video_detail(service.get_video(session, user, video_id, storage, settings))
+    view = service.get_video(session, user, video_id, storage, settings)
+    previews = [preview_out(p, storage, settings) for p in previews_of(session, view.video.id)]
+    return _video_detail(view, previews, storage, settings)
+
+
+@router.post(
+    "/{videoId}/preview",
+    operation_id="requestPreview",
+    status_code=202,
+    response_model=PreviewOut,
+    responses=error_responses(401, 404, 409, 422, 429),
+    summary="A free before/after preview of a short span (queued at the lowest priority; the same "
+    "span again returns the existing preview with 200)",
+)
+def request_preview(
+    video_id: VideoIdPath,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    storage: StorageDep,
+    user: CurrentUser,
+    body: PreviewRequest | None = None,
+) -> PreviewOut:
+    start = body.start_seconds if body else None
+    preview, created = previews_service.request_preview(session, user, video_id, start, settings)
+    if not created:
+        response.status_code = 200
+    return preview_out(preview, storage, settings)
 
 
 @router.delete(

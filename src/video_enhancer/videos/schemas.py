@@ -11,6 +11,7 @@ from pydantic import Field
 from video_enhancer.api.schemas import CamelModel, CamelRequest
 from video_enhancer.jobs.schemas import EnhancerName, JobOut
 from video_enhancer.models import JobStatus
+from video_enhancer.previews.schemas import PreviewOut
 
 MAX_SIZE_BYTES = 1 << 50  # far above any plan: the plan check answers 413, not a 422
 
@@ -40,10 +41,35 @@ class UploadRequest(CamelRequest):
         le=4320,
         description="Output height limit in pixels, up to the plan's maximum (default).",
     )
+    auto_start: bool = Field(
+        True,
+        description="Queue the job as soon as the upload completes (quota hold placed now). With "
+        "false the video waits UPLOADED, holding nothing, until `POST /videos/{videoId}/jobs`.",
+    )
+    width: int | None = Field(
+        None, gt=0, le=16_384, description="Width of the picture as shown (upright), if the app knows it."
+    )
+    height: int | None = Field(
+        None, gt=0, le=16_384, description="Height of the picture as shown (upright), if the app knows it."
+    )
 
 
 class UploadUrlRequest(CamelRequest):
     resumable: bool = Field(False, description="A resumable upload session instead of a single-PUT URL.")
+
+
+class SizeOut(CamelModel):
+    width: int
+    height: int
+
+
+class SizePlanOut(CamelModel):
+    """The sizes of the pipeline (docs/worker.md#output-size-policy)."""
+
+    source_size: SizeOut = Field(description="The upright source picture.")
+    model_input_size: SizeOut = Field(description="What the enhancer receives.")
+    output_size: SizeOut = Field(description="The enhanced video's size.")
+    enhancer: str
 
 
 class UploadTicket(CamelModel):
@@ -61,6 +87,9 @@ class UploadTicket(CamelModel):
     job_id: uuid.UUID
     enhancer: EnhancerName = Field(description="The enhancer the job will run with (resolved).")
     output_height: int = Field(description="The job's output height limit in pixels (resolved).")
+    planned_sizes: SizePlanOut | None = Field(
+        None, description="The size plan for the claimed width and height, when the request gave them."
+    )
 
 
 class VideoOut(CamelModel):
@@ -77,6 +106,14 @@ class VideoOut(CamelModel):
     upload_expires_at: datetime | None
     uploaded_at: datetime | None
     created_at: datetime
+    source_size: SizeOut | None = Field(None, description="Upright source size, once probed.")
+    model_input_size: SizeOut | None = Field(None, description="What the enhancer receives, once probed.")
+    output_size: SizeOut | None = Field(None, description="The output's size, once probed.")
+    enhancer: str | None = Field(None, description="The enhancer of the latest job.")
+    thumbnail_url: str | None = Field(
+        None, description="Signed URL of the source's poster (JPEG, upright), once the upload is processed."
+    )
+    output_thumbnail_url: str | None = Field(None, description="Signed URL of the output's poster (JPEG).")
 
 
 class VideoDetail(VideoOut):
@@ -87,6 +124,16 @@ class VideoDetail(VideoOut):
         None,
         description="Signed URL of the uploaded original (same lifetime as downloadUrl), once the "
         "upload is complete: for a before/after comparison.",
+    )
+    storyboard_url: str | None = Field(
+        None, description="Signed URL of the storyboard sprite sheet (videos over 10 s)."
+    )
+    storyboard_timing_url: str | None = Field(
+        None,
+        description="Signed URL of the storyboard's timing JSON: tileWidth, tileHeight, tiles[start, x, y].",
+    )
+    previews: list[PreviewOut] = Field(
+        default_factory=list, description="Before/after previews, newest first."
     )
 
 

@@ -20,7 +20,7 @@ from video_enhancer.billing.service import minutes_for_duration, usage_for
 from video_enhancer.config import Settings
 from video_enhancer.db import session_scope
 from video_enhancer.errors import InvalidState, PayloadTooLarge, QuotaExceeded
-from video_enhancer.jobs.lifecycle import enqueue_job, expire_uploads, request_cancel
+from video_enhancer.jobs.lifecycle import enqueue_job, expire_uploads, request_cancel, start_job, store_upload
 from video_enhancer.jobs.repository import jobs_for_videos
 from video_enhancer.logging import request_id_var
 from video_enhancer.models import ACTIVE_STATUSES, Job, JobStatus, User, Video, utcnow
@@ -37,6 +37,7 @@ from video_enhancer.videos.errors import (
 )
 from video_enhancer.videos.options import resolve_options
 from video_enhancer.videos.schemas import UploadRequest
+from video_enhancer.videos.size_plan import VisibleSizePlan, visible_plan
 
 # The containers the worker's decoder reads; the extension keeps the raw object recognisable.
 VIDEO_EXTENSIONS: dict[str, str] = {
@@ -58,6 +59,7 @@ class UploadGrant:
     video: Video
     job: Job
     upload: SignedUrl
+    planned: VisibleSizePlan | None = None
 
 
 def create_upload(
@@ -72,7 +74,9 @@ def create_upload(
     user = repository.lock_user(session, user_id)
     limits = limits_for(user.plan)
     minutes = minutes_for_duration(request.duration_seconds)
-    _check_plan(session, user, limits, request, minutes)
+    claim = _Claim(request.duration_seconds, request.size_bytes, minutes)
+    # Without autoStart nothing is held yet: the video and minutes are checked when it starts.
+    _check_plan(session, user, limits, claim, holds=request.auto_start)
     options = resolve_options(user, limits, request, settings)
 
     video_id = uuid.uuid4()
@@ -89,14 +93,22 @@ def create_upload(
     )
     session.add(video)
     session.flush()  # the job references the video, and no ORM relationship orders the inserts
-    job = _new_job(user, video_id, limits, minutes, settings)
+    job = _new_job(user, video_id, limits, minutes if request.auto_start else 0, settings)
+    job.holds_video = request.auto_start
     job.enhancer, job.max_output_height = options.enhancer, options.output_height
-    user.videos_created += 1
+    if request.auto_start:
+        user.videos_created += 1
     session.add(job)
     session.flush()
     ttl_seconds = min(settings.upload_url_ttl_seconds, settings.upload_expiry_seconds)
     upload = _upload_url(storage, video, ttl_seconds, resumable=request.resumable)
-    return UploadGrant(video=video, job=job, upload=upload)
+    return UploadGrant(video=video, job=job, upload=upload, planned=_claimed_plan(request, job))
+
+
+def _claimed_plan(request: UploadRequest, job: Job) -> VisibleSizePlan | None:
+    if request.width is None or request.height is None or job.enhancer is None:
+        return None
+    return visible_plan((request.width, request.height), job.max_output_height, job.enhancer)
 
 
 def _upload_url(storage: Storage, video: Video, ttl_seconds: int, *, resumable: bool) -> SignedUrl:
@@ -135,16 +147,36 @@ def renew_upload_url(
     return UploadGrant(video=video, job=job, upload=upload)
 
 
-def _check_plan(
-    session: Session, user: User, limits: PlanLimits, request: UploadRequest, minutes: int
-) -> None:
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    """What the app declared about the file, checked against the plan."""
+
+    duration_seconds: float
+    size_bytes: int
+    minutes: int
+
+
+def _check_plan(session: Session, user: User, limits: PlanLimits, claim: _Claim, *, holds: bool) -> None:
+    if holds:
+        _check_holdings(session, user, limits, claim)
+    _check_file(user, limits, claim)
+
+
+def _check_holdings(session: Session, user: User, limits: PlanLimits, claim: _Claim) -> None:
     if limits.lifetime_videos is not None and user.videos_created >= limits.lifetime_videos:
         _reject(
             user,
             "lifetime_videos",
             QuotaExceeded(f"The {user.plan} plan includes {limits.lifetime_videos} video(s)."),
         )
-    if request.duration_seconds > limits.max_duration_seconds:
+    remaining = usage_for(session, user).minutes_remaining
+    if remaining is not None and claim.minutes > remaining:
+        message = f"This video needs {claim.minutes} minute(s); {remaining} remain."
+        _reject(user, "minutes", QuotaExceeded(message))
+
+
+def _check_file(user: User, limits: PlanLimits, claim: _Claim) -> None:
+    if claim.duration_seconds > limits.max_duration_seconds:
         _reject(
             user,
             "duration",
@@ -152,10 +184,7 @@ def _check_plan(
                 f"The {user.plan} plan allows videos up to {limits.max_duration_seconds} seconds."
             ),
         )
-    remaining = usage_for(session, user).minutes_remaining
-    if remaining is not None and minutes > remaining:
-        _reject(user, "minutes", QuotaExceeded(f"This video needs {minutes} minute(s); {remaining} remain."))
-    if request.size_bytes > limits.max_upload_bytes:
+    if claim.size_bytes > limits.max_upload_bytes:
         _reject(
             user,
             "upload_size",
@@ -220,7 +249,30 @@ def mark_upload_complete(session: Session, video: Video, storage: Storage, setti
     if size != video.size_bytes:
         raise SizeMismatch(f"Storage holds {size} bytes; {video.size_bytes} were declared.")
     video.uploaded_at = video.uploaded_at or utcnow()
-    enqueue_job(session, job, settings)
+    if job.holds_video:
+        enqueue_job(session, job, settings)
+    else:
+        store_upload(session, job)
+    return job
+
+
+def start_video_job(session: Session, user: User, video_id: uuid.UUID, settings: Settings) -> Job:
+    """`POST /videos/{videoId}/jobs`: check the plan, place the hold and queue the uploaded video's
+    job (idempotent once started). Locks the job, then the user, like every lifecycle transition."""
+    video = repository.get_owned_video(session, user.id, video_id)
+    job = repository.latest_job(session, video.id, lock=True) if video else None
+    if video is None or job is None:
+        raise VideoNotFound()
+    if job.holds_video:  # started already (or uploaded with autoStart)
+        return job
+    if job.status != JobStatus.UPLOADED:
+        raise InvalidState(f"The video's job is {job.status}; only an uploaded video can be started.")
+    owner = repository.lock_user(session, user.id)
+    limits = limits_for(owner.plan)
+    minutes = minutes_for_duration(video.duration_seconds or video.claimed_duration_seconds)
+    claim = _Claim(video.claimed_duration_seconds, video.size_bytes, minutes)
+    _check_plan(session, owner, limits, claim, holds=True)
+    start_job(session, job, owner, minutes, settings)
     return job
 
 
@@ -306,6 +358,24 @@ def get_video(
             "raw", video.storage_path, ttl_seconds=settings.download_url_ttl_seconds
         )
     return VideoView(video=video, jobs=jobs, download=download, source=source)
+
+
+def picture_urls(video: Video, storage: Storage, settings: Settings) -> dict[str, str]:
+    """Signed URLs of the video's pictures that exist (poster, storyboard, output poster)."""
+    found = {
+        "thumbnail": video.thumbnail_path,
+        "output_thumbnail": video.output_thumbnail_path,
+        "storyboard": video.storyboard_path,
+        "storyboard_timing": keys.storyboard_key(video.user_id, video.id, ".json")
+        if video.storyboard_path
+        else None,
+    }
+    ttl = settings.download_url_ttl_seconds
+    return {
+        name: storage.signed_download_url("enhanced", key, ttl_seconds=ttl).url
+        for name, key in found.items()
+        if key is not None
+    }
 
 
 def list_videos(session: Session, user: User, limit: int, offset: int) -> tuple[list[VideoView], int]:

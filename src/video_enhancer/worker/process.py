@@ -233,8 +233,13 @@ class WorkerProcess:
         return list(runners)
 
     def _run_one(self, runners: dict[str, JobRunner], lease_owner: str) -> bool:
-        """Claim and run one job with the enhancer it asks for; False when there was none to claim."""
+        """Claim and run one job with the enhancer it asks for; False when there was none to claim.
+
+        Light work first: a completed upload's poster (a second or two) runs ahead of paid work;
+        a preview only when no job is waiting."""
         first = next(iter(runners.values()))
+        if self._run_one_poster(first):
+            return True
         try:
             claimed = claim_next_job(
                 first.session_factory,
@@ -247,7 +252,7 @@ class WorkerProcess:
             self.stop_event.wait(ERROR_BACKOFF_SECONDS)
             return True
         if claimed is None:
-            return False
+            return self._run_one_preview(first, lease_owner)
         runner = runners.get(claimed.enhancer or "", first)
         WORKER_BUSY.inc()
         try:
@@ -260,6 +265,40 @@ class WorkerProcess:
             self.jobs_run += 1
         for reporter in self.reporters:
             reporter.job_finished(claimed.job_id)
+        return True
+
+    def _run_one_poster(self, runner: JobRunner) -> bool:
+        from video_enhancer.thumbnails.service import claim_poster_task, run_poster_task
+
+        try:
+            task = claim_poster_task(runner.session_factory, self.settings.job_lease_seconds)
+        except Exception:
+            logger.exception("claiming a poster task failed")
+            return False
+        if task is None:
+            return False
+        run_poster_task(runner.session_factory, runner.storage, self.settings.worker_scratch_dir, task)
+        return True
+
+    def _run_one_preview(self, runner: JobRunner, lease_owner: str) -> bool:
+        """Previews have the lowest priority: one runs only when no job was waiting."""
+        from video_enhancer.previews.runner import PreviewRunner
+        from video_enhancer.previews.service import claim_next_preview
+
+        try:
+            claimed = claim_next_preview(runner.session_factory, lease_owner, self.settings.job_lease_seconds)
+        except Exception:
+            logger.exception("claiming a preview failed")
+            return False
+        if claimed is None:
+            return False
+        WORKER_BUSY.inc()
+        try:
+            PreviewRunner(runner.settings, runner.session_factory, runner.storage, runner.enhancer).run(
+                claimed
+            )
+        finally:
+            WORKER_BUSY.dec()
         return True
 
     def _maintenance_loop(self, session_factory: Any, storage: Storage) -> None:

@@ -10,7 +10,9 @@
    (`jobs.lifecycle.hold_measured_minutes`);
 3. enhance through the media pipeline with a storage-backed checkpoint, so a job whose worker
    died resumes at its last finished segment on any worker;
-4. verify the output (OUTPUT_VERIFICATION_FAILED otherwise);
+4. verify the output (OUTPUT_VERIFICATION_FAILED otherwise) and measure its fidelity to the
+   source (`media.quality`): an absurd one (noise, swapped colours, black) fails the job with
+   OUTPUT_REJECTED before anything is stored or charged, counted in `ve_outputs_rejected_total`;
 5. upload it to ``users/<uid>/videos/<vid>/enhanced-<job_id>.mp4`` in the enhanced area;
 6. complete and charge in one transaction (`jobs.lifecycle.complete_job`).
 
@@ -57,12 +59,21 @@ from video_enhancer.media.encode import EncoderSettings
 from video_enhancer.media.errors import MediaError, PipelineStopped
 from video_enhancer.media.limits import MediaLimits
 from video_enhancer.media.pipeline import PipelineConfig, PipelineResult, run_pipeline
+from video_enhancer.media.poster import write_poster
 from video_enhancer.media.probe import MediaInfo, ProbeOptions, probe
+from video_enhancer.media.quality import (
+    Fidelity,
+    FidelityThresholds,
+    OutputRejected,
+    check_fidelity,
+    measure_fidelity,
+)
 from video_enhancer.media.verify import verify_output
 from video_enhancer.models import Job, JobStage, JobStatus, User, Video
 from video_enhancer.observability.metrics import (
     FRAMES_PROCESSED,
     JOB_PROCESSING_SECONDS,
+    OUTPUTS_REJECTED,
     StorageOperation,
     record_storage_error,
 )
@@ -105,6 +116,7 @@ class _JobFacts:
 
     raw_key: str
     output_key: str
+    poster_key: str
     max_duration_seconds: int
     max_output_height: int
 
@@ -226,9 +238,35 @@ class JobRunner:
         result = self._enhance(claimed, facts, info, scratch, progress)
         progress.stage(JobStage.VERIFYING)
         verify_output(info, result.output, result.sizes.output)
+        fidelity = self._check_fidelity(info, result)
         progress.stage(JobStage.UPLOADING)
         size_bytes = self._upload(facts, result)
-        return self._complete(claimed, facts, info, result, size_bytes)
+        poster = self._output_poster(facts, result, scratch)
+        return self._complete(claimed, facts, info, result, size_bytes, fidelity, poster)
+
+    def _output_poster(self, facts: _JobFacts, result: PipelineResult, scratch: Path) -> str | None:
+        """The output's poster; a failure here costs only the picture, not the verified result."""
+        try:
+            write_poster(probe(result.output), scratch / "output-poster.jpg")
+            with _storage_step(StorageOperation.UPLOAD):
+                self.storage.put_file(
+                    "enhanced", facts.poster_key, scratch / "output-poster.jpg", "image/jpeg"
+                )
+        except (MediaError, OSError):
+            logger.warning("output poster not made", exc_info=True)
+            return None
+        return facts.poster_key
+
+    def _check_fidelity(self, info: MediaInfo, result: PipelineResult) -> Fidelity:
+        """Measure the output against the source; refuse an absurd one before anything is stored."""
+        fidelity = measure_fidelity(info, probe(result.output), self.settings.output_quality_samples)
+        thresholds = FidelityThresholds(self.settings.output_min_psnr_db, self.settings.output_min_ssim)
+        try:
+            check_fidelity(fidelity, thresholds)
+        except OutputRejected:
+            OUTPUTS_REJECTED.labels(enhancer=result.enhancer).inc()
+            raise
+        return fidelity
 
     def _load_facts(self, claimed: ClaimedJob) -> _JobFacts:
         with self.session_factory() as session:
@@ -240,6 +278,7 @@ class JobRunner:
             return _JobFacts(
                 raw_key=video.storage_path,
                 output_key=keys.output_key(user.id, video.id, job.id),
+                poster_key=keys.thumbnail_key(user.id, video.id, job.id),
                 max_duration_seconds=job.max_duration_seconds,
                 max_output_height=job.max_output_height,
             )
@@ -347,6 +386,8 @@ class JobRunner:
         info: MediaInfo,
         result: PipelineResult,
         size_bytes: int,
+        fidelity: Fidelity,
+        poster: str | None,
     ) -> JobOutcome:
         width, height = result.sizes.output
         output = CompletedOutput(
@@ -356,6 +397,8 @@ class JobRunner:
             output_size_bytes=size_bytes,
             enhancer=result.enhancer,
             result=self._result_summary(result, info, size_bytes),
+            quality=fidelity.as_json(),
+            output_thumbnail_path=poster,
         )
         minutes = complete_job(self.session_factory, claimed, output)
         if minutes is None:
@@ -398,6 +441,11 @@ class JobRunner:
             "durationSeconds": round(info.duration_s, 3),
             "segments": result.segments,
             "resumedSegments": result.resumed_segments,
+            "sizePlan": {
+                "source": list(result.sizes.source),
+                "modelInput": list(result.sizes.enhancer_input),
+                "output": list(result.sizes.output),
+            },
         }
         if info.video.deinterlace is not None:
             summary["deinterlaced"] = info.video.deinterlace  # "field": one output frame per field

@@ -1,0 +1,1 @@
+"""Posters and storyboards of uploaded videos: the worker's light task, never charged."""

@@ -1,0 +1,94 @@
+"""Before/after previews and fidelity figures on real clips (black opening, rotated phone clip)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from media.clips import BLACK_START, CFR, PHONE_PORTRAIT, ClipLibrary
+from media.fake_enhancers import BrokenEnhancer
+from video_enhancer.cli.enhance import add_enhance_parser
+from video_enhancer.enhancers.lanczos import LanczosEnhancer
+from video_enhancer.media.decode import iter_frames
+from video_enhancer.media.encode import EncoderSettings
+from video_enhancer.media.pipeline import PipelineConfig, run_pipeline
+from video_enhancer.media.preview import PreviewSpanInvalid, choose_start, make_preview
+from video_enhancer.media.probe import probe
+from video_enhancer.media.quality import measure_fidelity, psnr, ssim
+
+CONFIG = PipelineConfig(max_height=128, encoder=EncoderSettings(preset="ultrafast", crf=18))
+
+
+def test_the_span_avoids_a_black_first_second(clips: ClipLibrary) -> None:
+    info = probe(clips.get(BLACK_START).path)
+    assert choose_start(info, 3.0) >= 1.0
+
+
+def test_preview_of_a_black_opening_writes_three_files_in_sync(clips: ClipLibrary, tmp_path: Path) -> None:
+    info = probe(clips.get(BLACK_START).path)
+    result = make_preview(info, tmp_path / "out.mp4", LanczosEnhancer(), CONFIG, seconds=2.0)
+    before, after = probe(result.files.before), probe(result.files.after)
+    assert (after.video.width, after.video.height) == (192, 128)
+    assert (before.video.width, before.video.height) == (192, 128)
+    assert before.video.frame_count == after.video.frame_count == 20  # 2 s at 10 fps
+    assert before.video.end_pts * before.video.time_base == after.video.end_pts * after.video.time_base
+    middle = list(iter_frames(after, (192, 128)))[10].image
+    assert middle.mean() > 20  # the span is past the black second
+    with Image.open(result.files.compare) as still:
+        assert still.size == (384, 128)
+    assert result.fidelity.psnr_db > 25 and result.fidelity.ssim > 0.9
+
+
+def test_preview_of_a_rotated_phone_clip_is_upright(clips: ClipLibrary, tmp_path: Path) -> None:
+    info = probe(clips.get(PHONE_PORTRAIT).path)  # coded 96x64, shown 64x96
+    result = make_preview(info, tmp_path / "p.mp4", LanczosEnhancer(), CONFIG, seconds=1.0, start_s=0.5)
+    after = probe(result.files.after)
+    assert (after.video.width, after.video.height) == (128, 192) and after.video.rotation == 0
+    assert result.start_s == 0.5
+    with Image.open(result.files.compare) as still:
+        assert still.size == (256, 192)
+
+
+def test_a_start_past_the_end_is_refused(clips: ClipLibrary, tmp_path: Path) -> None:
+    info = probe(clips.get(CFR).path)
+    with pytest.raises(PreviewSpanInvalid):
+        make_preview(info, tmp_path / "x.mp4", LanczosEnhancer(), CONFIG, seconds=1.0, start_s=9.0)
+
+
+def test_cli_preview_writes_the_three_files(
+    clips: ClipLibrary, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    parser = argparse.ArgumentParser(prog="video-enhancer")
+    add_enhance_parser(parser.add_subparsers(dest="command"))
+    output = tmp_path / "clip.mp4"
+    source = str(clips.get(BLACK_START).path)
+    argv = ["enhance", source, "-o", str(output), "--preview", "--start", "1.5", "--max-height", "128"]
+    args = parser.parse_args([*argv, "--preset", "ultrafast", "--preview-seconds", "1"])
+    assert args.handler(args) == 0
+    for name in ("clip.before.mp4", "clip.after.mp4", "clip.compare.jpg"):
+        assert (tmp_path / name).stat().st_size > 0
+    assert not output.exists()
+    assert "PSNR" in capsys.readouterr().out
+
+
+def test_psnr_and_ssim_of_identical_and_unrelated_pictures() -> None:
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 256, (32, 48, 3), dtype=np.uint8)
+    b = rng.integers(0, 256, (32, 48, 3), dtype=np.uint8)
+    assert psnr(a, a) == 100.0 and ssim(a, a) == pytest.approx(1.0)
+    assert psnr(a, b) < 10 and abs(ssim(a, b)) < 0.1
+
+
+@pytest.mark.parametrize("mode", ["noise", "swap", "black"])
+def test_a_broken_enhancer_scores_far_below_lanczos(clips: ClipLibrary, tmp_path: Path, mode: str) -> None:
+    info = probe(clips.get(CFR).path)
+    good = run_pipeline(info, tmp_path / "good.mp4", LanczosEnhancer(), CONFIG, work_dir=tmp_path)
+    bad = run_pipeline(info, tmp_path / "bad.mp4", BrokenEnhancer(mode), CONFIG, work_dir=tmp_path)
+    honest = measure_fidelity(info, probe(good.output))
+    broken = measure_fidelity(info, probe(bad.output))
+    assert honest.psnr_db > 25 and honest.ssim > 0.9
+    assert broken.psnr_db < 15

@@ -1,0 +1,136 @@
+"""Free before/after previews: requested by the API, made by the worker at the lowest priority."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from PIL import Image
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from media.clips import BLACK_START, PHONE_PORTRAIT, ClipLibrary, ClipSpec
+from video_enhancer.config import Settings
+from video_enhancer.enhancers.lanczos import LanczosEnhancer
+from video_enhancer.models import Job, JobEvent, JobStatus, Plan, UsageEntry, User
+from video_enhancer.previews.runner import PreviewRunner
+from video_enhancer.previews.service import claim_next_preview
+from video_enhancer.storage.base import Storage
+from video_helpers import local_path, new_user, put_upload, ticket
+
+Factory = sessionmaker[Session]
+
+
+def _upload_clip(
+    client: TestClient, headers: dict[str, str], clips: ClipLibrary, spec: ClipSpec
+) -> dict[str, Any]:
+    clip = clips.get(spec)
+    content = clip.path.read_bytes()
+    upload = ticket(client, headers, sizeBytes=len(content), durationSeconds=clip.duration_s, autoStart=False)
+    assert put_upload(client, upload, content).status_code in (200, 201, 204)
+    return upload
+
+
+def _run_preview(app: FastAPI, factory: Factory, settings: Settings) -> bool:
+    storage: Storage = app.state.storage
+    claimed = claim_next_preview(factory, "preview-worker", 60)
+    assert claimed is not None
+    return PreviewRunner(settings, factory, storage, LanczosEnhancer()).run(claimed)
+
+
+def _preview_settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"encoder_preset": "ultrafast", "preview_seconds": 2.0})
+
+
+def test_a_preview_is_made_free_and_shown_with_signed_urls(
+    client: TestClient, app: FastAPI, session_factory: Factory, settings: Settings, clips: ClipLibrary
+) -> None:
+    headers = new_user(client, Plan.FREE)
+    upload = _upload_clip(client, headers, clips, BLACK_START)
+    queued = client.post(f"/videos/{upload['videoId']}/preview", headers=headers)
+    assert queued.status_code == 202, queued.text
+    assert queued.json()["status"] == "QUEUED" and queued.json()["afterUrl"] is None
+    again = client.post(f"/videos/{upload['videoId']}/preview", json={}, headers=headers)
+    assert again.status_code == 200 and again.json()["id"] == queued.json()["id"]
+
+    assert _run_preview(app, session_factory, _preview_settings(settings))
+
+    video = client.get(f"/videos/{upload['videoId']}", headers=headers).json()
+    [preview] = video["previews"]
+    assert preview["status"] == "COMPLETED" and preview["startSeconds"] >= 1.0  # past the black second
+    assert preview["quality"]["psnrDb"] > 25
+    for name in ("beforeUrl", "afterUrl", "comparisonImageUrl"):
+        assert client.get(local_path(preview[name])).status_code == 200
+    assert video["status"] == "UPLOADED"  # the job was not started, nothing held or charged
+    with session_factory() as session:
+        job = session.get(Job, uuid.UUID(upload["jobId"]))
+        assert job is not None and job.status == JobStatus.UPLOADED and job.minutes_held == 0
+        user = session.get(User, job.user_id)
+        assert user is not None and user.videos_created == 0
+        assert session.scalar(select(UsageEntry.id).where(UsageEntry.user_id == job.user_id)) is None
+        types = list(session.scalars(select(JobEvent.type).where(JobEvent.user_id == job.user_id)))
+    assert "preview.completed" in types
+
+
+def test_a_rotated_phone_clip_preview_is_upright(
+    client: TestClient,
+    app: FastAPI,
+    session_factory: Factory,
+    settings: Settings,
+    clips: ClipLibrary,
+    tmp_path: Any,
+) -> None:
+    headers = new_user(client, Plan.FREE)
+    upload = _upload_clip(client, headers, clips, PHONE_PORTRAIT)
+    assert (
+        client.post(
+            f"/videos/{upload['videoId']}/preview", json={"startSeconds": 1}, headers=headers
+        ).status_code
+        == 202
+    )
+    assert _run_preview(app, session_factory, _preview_settings(settings))
+    preview = client.get(f"/videos/{upload['videoId']}", headers=headers).json()["previews"][0]
+    assert preview["startSeconds"] == 1.0
+    still = tmp_path / "compare.jpg"
+    still.write_bytes(client.get(local_path(preview["comparisonImageUrl"])).content)
+    with Image.open(still) as image:
+        assert image.size == (2 * 256, 384)  # 64x96 upright, x4 under FREE's 720 short side
+
+
+def test_previews_are_limited_per_plan_per_day(client: TestClient, app: FastAPI, session: Session) -> None:
+    headers = new_user(client, Plan.FREE)
+    upload = ticket(client, headers, sizeBytes=10, autoStart=False)
+    assert put_upload(client, upload, b"0123456789").status_code in (200, 201, 204)
+    url = f"/videos/{upload['videoId']}/preview"
+    for start in (0, 1, 2):
+        assert client.post(url, json={"startSeconds": start}, headers=headers).status_code == 202
+    refused = client.post(url, json={"startSeconds": 3}, headers=headers)
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "PREVIEW_LIMIT_REACHED"
+    assert client.post(url, json={"startSeconds": 1}, headers=headers).status_code == 200  # same span
+
+
+def test_preview_needs_an_uploaded_video_of_ones_own(client: TestClient) -> None:
+    headers = new_user(client, Plan.CREATOR)
+    upload = ticket(client, headers, autoStart=False)
+    early = client.post(f"/videos/{upload['videoId']}/preview", headers=headers)
+    assert early.status_code == 409 and early.json()["error"]["code"] == "INVALID_STATE"
+    stranger = new_user(client, Plan.CREATOR)
+    assert client.post(f"/videos/{upload['videoId']}/preview", headers=stranger).status_code == 404
+    bad = client.post(f"/videos/{upload['videoId']}/preview", json={"startSeconds": -1}, headers=headers)
+    assert bad.status_code == 422
+
+
+def test_a_bad_video_fails_the_preview_and_the_worker_goes_on(
+    client: TestClient, app: FastAPI, session_factory: Factory, settings: Settings
+) -> None:
+    headers = new_user(client, Plan.PRO)
+    upload = ticket(client, headers, sizeBytes=10, autoStart=False)
+    assert put_upload(client, upload, b"0123456789").status_code in (200, 201, 204)
+    assert client.post(f"/videos/{upload['videoId']}/preview", headers=headers).status_code == 202
+    assert not _run_preview(app, session_factory, _preview_settings(settings))
+    preview = client.get(f"/videos/{upload['videoId']}", headers=headers).json()["previews"][0]
+    assert preview["status"] == "FAILED" and preview["errorCode"] == "INVALID_VIDEO"
+    assert preview["afterUrl"] is None
