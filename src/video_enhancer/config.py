@@ -131,6 +131,22 @@ class Settings(BaseSettings):
     )
 
     # Worker and model
+    content_credentials: Literal["on", "off"] = Field(
+        "on",
+        description="Sign every output and preview with C2PA Content Credentials (docs/worker.md). "
+        "`off` only where another step marks the media; production refuses to start with `on` and "
+        "no certificate.",
+    )
+    content_credentials_cert: Path | None = Field(
+        None, description="PEM certificate chain (signer first) of the C2PA signing key."
+    )
+    content_credentials_key: Path | None = Field(
+        None, description="PEM private key (ES256) of the C2PA signer."
+    )
+    content_credentials_dev_dir: Path = Field(
+        Path("var/c2pa"),
+        description="Outside production, a development signing pair is generated here once when none is set.",
+    )
     preview_seconds: float = Field(
         3.0, gt=0, le=30, description="Length of a free before/after preview (`POST /videos/{id}/preview`)."
     )
@@ -252,6 +268,12 @@ class Settings(BaseSettings):
             raise ValueError("VE_WEBHOOK_ALLOW_PRIVATE is for development and tests only")
         if len(self.jwt_secret.get_secret_value()) < 32 and self.env == "production":
             raise ValueError("VE_JWT_SECRET must be at least 32 characters")
+        if self.env == "production" and self.content_credentials == "on":
+            if self.content_credentials_cert is None or self.content_credentials_key is None:
+                raise ValueError(
+                    "VE_CONTENT_CREDENTIALS_CERT and VE_CONTENT_CREDENTIALS_KEY must be set in production "
+                    "(or VE_CONTENT_CREDENTIALS=off)"
+                )
         return self
 
     @property

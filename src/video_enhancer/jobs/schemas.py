@@ -29,6 +29,18 @@ class QualityOut(CamelModel):
     sampled_frames: int
 
 
+class ContentCredentialsOut(CamelModel):
+    """The C2PA Content Credentials signed into the output and read back before charging."""
+
+    standard: str
+    validation_state: str = Field(description="Valid, or Trusted when the signer is on a trust list.")
+    digital_source_type: str
+    source_sha256: str | None
+    enhancer: str | None
+    signer: str | None
+    claim_generator: str
+
+
 class JobOut(CamelModel):
     id: uuid.UUID
     video_id: uuid.UUID
@@ -49,6 +61,9 @@ class JobOut(CamelModel):
     enhancer: EnhancerName | None = Field(description="The enhancer that made the output.")
     quality: QualityOut | None = Field(
         None, description="The output's fidelity to the source, once completed."
+    )
+    content_credentials: ContentCredentialsOut | None = Field(
+        None, description="C2PA Content Credentials of the output (null when signing is off)."
     )
     priority: int
     attempts: int
