@@ -130,6 +130,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         storage="local",
         storage_root=tmp_path / "storage",
         worker_scratch_dir=tmp_path / "scratch",
+        content_credentials_dev_dir=tmp_path / "c2pa",
         bcrypt_rounds=4,  # the production default (12) is asserted in the auth tests
         public_base_url="http://testserver",
         encoder_preset="ultrafast",

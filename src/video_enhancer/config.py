@@ -171,6 +171,22 @@ class Settings(BaseSettings):
     )
 
     # Worker and model
+    content_credentials: Literal["on", "off"] = Field(
+        "on",
+        description="Sign every output and preview with C2PA Content Credentials (docs/worker.md). "
+        "`off` only where another step marks the media; production refuses to start with `on` and "
+        "no certificate.",
+    )
+    content_credentials_cert: Path | None = Field(
+        None, description="PEM certificate chain (signer first) of the C2PA signing key."
+    )
+    content_credentials_key: Path | None = Field(
+        None, description="PEM private key (ES256) of the C2PA signer."
+    )
+    content_credentials_dev_dir: Path = Field(
+        Path("var/c2pa"),
+        description="Outside production, a development signing pair is generated here once when none is set.",
+    )
     preview_seconds: float = Field(
         3.0, gt=0, le=30, description="Length of a free before/after preview (`POST /videos/{id}/preview`)."
     )
@@ -368,6 +384,13 @@ class Settings(BaseSettings):
             self._check_production_secrets()
             if self.webhook_allow_private:
                 raise ValueError("VE_WEBHOOK_ALLOW_PRIVATE is for development and tests only")
+            if self.content_credentials == "on" and (
+                self.content_credentials_cert is None or self.content_credentials_key is None
+            ):
+                raise ValueError(
+                    "VE_CONTENT_CREDENTIALS_CERT and VE_CONTENT_CREDENTIALS_KEY must be set in production "
+                    "(or VE_CONTENT_CREDENTIALS=off)"
+                )
             return self
         generated = generated_secrets(self.dev_secrets_file)
         for name in ("jwt_secret", "url_signing_secret"):

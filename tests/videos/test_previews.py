@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import uuid
 from typing import Any
 
+import c2pa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -63,6 +65,9 @@ def test_a_preview_is_made_free_and_shown_with_signed_urls(
     assert preview["quality"]["psnrDb"] > 25
     for name in ("beforeUrl", "afterUrl", "comparisonImageUrl"):
         assert client.get(local_path(preview[name])).status_code == 200
+    after = client.get(local_path(preview["afterUrl"])).content
+    reader = c2pa.Reader("video/mp4", io.BytesIO(after))
+    assert reader.get_validation_state() in ("Valid", "Trusted")
     assert video["status"] == "UPLOADED"  # the job was not started, nothing held or charged
     with session_factory() as session:
         job = session.get(Job, uuid.UUID(upload["jobId"]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import runpy
 import threading
 import time
@@ -104,6 +105,9 @@ def test_video_shows_the_measured_plan_of_a_rotated_phone_clip(
 
     assert job["status"] == "COMPLETED", job
     assert job["quality"]["psnrDb"] > 25 and 0.9 < job["quality"]["ssim"] <= 1
+    credentials = job["contentCredentials"]
+    assert credentials["standard"] == "C2PA" and credentials["validationState"] in ("Valid", "Trusted")
+    assert credentials["sourceSha256"] == hashlib.sha256(content).hexdigest()
     video = client.get(f"/videos/{upload['videoId']}", headers=headers).json()
     assert video["sourceSize"] == _size(64, 96)
     assert video["modelInputSize"] == _size(64, 96)

@@ -33,6 +33,18 @@ class QualityOut(CamelModel):
     sampled_frames: int
 
 
+class ContentCredentialsOut(CamelModel):
+    """The C2PA Content Credentials signed into the output and read back before charging."""
+
+    standard: str
+    validation_state: str = Field(description="Valid, or Trusted when the signer is on a trust list.")
+    digital_source_type: str
+    source_sha256: str | None
+    enhancer: str | None
+    signer: str | None
+    claim_generator: str
+
+
 class JobOut(CamelModel):
     id: uuid.UUID
     video_id: uuid.UUID
@@ -64,6 +76,9 @@ class JobOut(CamelModel):
     )
     quality: QualityOut | None = Field(
         None, description="The output's fidelity to the source, once completed."
+    )
+    content_credentials: ContentCredentialsOut | None = Field(
+        None, description="C2PA Content Credentials of the output (null when signing is off)."
     )
     priority: int
     attempts: int

@@ -70,3 +70,8 @@ class Job(TimestampMixin, Base):
 
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     completed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    @property
+    def content_credentials(self) -> dict[str, Any] | None:
+        """The C2PA manifest the worker signed and read back (in `result`), if any."""
+        return (self.result or {}).get("contentCredentials")

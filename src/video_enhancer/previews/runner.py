@@ -20,6 +20,7 @@ from video_enhancer.media.preview import PreviewResult, make_preview
 from video_enhancer.media.probe import probe
 from video_enhancer.models import Preview, Video
 from video_enhancer.previews.service import ClaimedPreview, complete_preview, fail_preview, video_of
+from video_enhancer.provenance.service import credential_output, signing_pair
 from video_enhancer.storage import keys
 from video_enhancer.storage.base import Storage
 from video_enhancer.worker.scratch import job_scratch
@@ -68,6 +69,11 @@ class PreviewRunner:
             start_s=preview.requested_start_seconds,
             work_dir=scratch,
         )
+        pair = signing_pair(self.settings)
+        if pair is not None:  # the preview's `after` is marked like any output
+            credential_output(
+                pair, source, result.files.after, result.pipeline.enhancer, result.pipeline.sizes
+            )
         self._store(video, preview, result)
         quality: dict[str, object] = dict(result.fidelity.as_json())
         return complete_preview(

@@ -77,6 +77,7 @@ from video_enhancer.observability.metrics import (
     StorageOperation,
     record_storage_error,
 )
+from video_enhancer.provenance.service import credential_output, signing_pair
 from video_enhancer.queue.database import ClaimedJob, CompletedOutput, is_cancel_requested
 from video_enhancer.storage import keys
 from video_enhancer.storage.base import Storage
@@ -237,12 +238,21 @@ class JobRunner:
         progress.stage(JobStage.ENHANCING, frames_total=info.video.frame_count, frames_done=0)
         result = self._enhance(claimed, facts, info, scratch, progress)
         progress.stage(JobStage.VERIFYING)
+        credentials = self._credentials(source, result)
         verify_output(info, result.output, result.sizes.output)
         fidelity = self._check_fidelity(info, result)
         progress.stage(JobStage.UPLOADING)
         size_bytes = self._upload(facts, result)
         poster = self._output_poster(facts, result, scratch)
-        return self._complete(claimed, facts, info, result, size_bytes, fidelity, poster)
+        summary = {**self._result_summary(result, info, size_bytes), "contentCredentials": credentials}
+        return self._complete(claimed, facts, info, result, summary, fidelity, poster)
+
+    def _credentials(self, source: Path, result: PipelineResult) -> dict[str, Any] | None:
+        """Sign the output with C2PA Content Credentials and read them back (before any charge)."""
+        pair = signing_pair(self.settings)
+        if pair is None:
+            return None
+        return credential_output(pair, source, result.output, result.enhancer, result.sizes)
 
     def _output_poster(self, facts: _JobFacts, result: PipelineResult, scratch: Path) -> str | None:
         """The output's poster; a failure here costs only the picture, not the verified result."""
@@ -385,7 +395,7 @@ class JobRunner:
         facts: _JobFacts,
         info: MediaInfo,
         result: PipelineResult,
-        size_bytes: int,
+        summary: dict[str, Any],
         fidelity: Fidelity,
         poster: str | None,
     ) -> JobOutcome:
@@ -394,9 +404,9 @@ class JobRunner:
             measured_seconds=info.duration_s,
             output_storage_path=facts.output_key,
             output_resolution=f"{width}x{height}",
-            output_size_bytes=size_bytes,
+            output_size_bytes=summary["outputSizeBytes"],
             enhancer=result.enhancer,
-            result=self._result_summary(result, info, size_bytes),
+            result=summary,
             quality=fidelity.as_json(),
             output_thumbnail_path=poster,
         )

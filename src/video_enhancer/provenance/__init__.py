@@ -1,0 +1,1 @@
+"""C2PA Content Credentials on every enhanced output and preview (`c2pa-python`)."""
