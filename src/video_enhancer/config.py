@@ -119,6 +119,15 @@ class Settings(BaseSettings):
     enhanced_bucket: str = Field(
         "video-enhancer-enhanced", description="Bucket (or local sub-folder) of enhanced videos and segments."
     )
+    download_urls: Literal["storage", "cdn"] = Field(
+        "storage", description="Sign download URLs with the storage backend, or for Cloud CDN."
+    )
+    cdn_base_url: str | None = Field(
+        None,
+        description="Cloud CDN origin of the enhanced bucket's backend bucket, e.g. https://cdn.example.com.",
+    )
+    cdn_key_name: str | None = Field(None, description="Name of the CDN signing key on the backend bucket.")
+    cdn_key: SecretStr | None = Field(None, description="The 128-bit CDN signing key, base64url-encoded.")
     upload_url_ttl_seconds: int = Field(3600, description="Lifetime of a signed upload URL.")
     download_url_ttl_seconds: int = Field(3600, description="Lifetime of a signed download URL.")
     upload_expiry_seconds: int = Field(86400, description="An upload never finished expires after this.")
@@ -377,6 +386,12 @@ class Settings(BaseSettings):
             for entry in value:
                 ipaddress.ip_network(str(entry), strict=False)  # ValueError names the bad entry
         return value
+
+    @model_validator(mode="after")
+    def _cdn_needs_its_key(self) -> Settings:
+        if self.download_urls == "cdn" and not (self.cdn_base_url and self.cdn_key_name and self.cdn_key):
+            raise ValueError("VE_DOWNLOAD_URLS=cdn needs VE_CDN_BASE_URL, VE_CDN_KEY_NAME and VE_CDN_KEY")
+        return self
 
     @model_validator(mode="after")
     def _resolve_secrets(self) -> Settings:

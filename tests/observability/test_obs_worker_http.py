@@ -44,10 +44,10 @@ def test_healthz_answers_while_not_ready(server: WorkerHttpServer) -> None:
 
 def test_readyz_follows_the_readiness_callback(server: WorkerHttpServer, ready_flag: list[bool]) -> None:
     status, body = _get(server, "/readyz")
-    assert status == 503 and json.loads(body) == {"status": "not_ready"}
+    assert status == 503 and json.loads(body)["status"] == "not_ready"
     ready_flag[0] = True  # the model finished loading
     status, body = _get(server, "/readyz")
-    assert status == 200 and json.loads(body) == {"status": "ready"}
+    assert status == 200 and json.loads(body)["status"] == "ready"
 
 
 def test_readyz_is_not_ready_when_the_callback_raises() -> None:
@@ -181,3 +181,19 @@ def test_gpu_collector_never_starts_cuda_or_imports_torch(monkeypatch: pytest.Mo
     monkeypatch.delitem(sys.modules, "torch")
     assert not any(name.startswith("ve_gpu_torch") for name, _ in _samples(GpuCollector(_FakeNvml())))  # type: ignore[arg-type]
     assert "torch" not in sys.modules
+
+
+def test_readyz_reports_what_torch_sees() -> None:
+    """`torch.cuda.is_available()` in the readiness detail: the driver/CUDA/torch match check."""
+    import torch
+
+    running = start_worker_http_server(0, lambda: True, host="127.0.0.1")
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{running.port}/readyz", timeout=5) as response:
+            body = json.loads(response.read())
+    finally:
+        running.stop()
+    assert body["status"] == "ready"
+    assert body["gpu"]["torch"] == torch.__version__
+    assert body["gpu"]["cuda"] == torch.version.cuda
+    assert body["gpu"]["cuda_available"] is torch.cuda.is_available()

@@ -19,6 +19,7 @@ import threading
 import weakref
 from collections.abc import Iterator
 from types import ModuleType
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
@@ -120,3 +121,19 @@ def register_gpu_collector(registry: CollectorRegistry) -> bool:
         registry.register(GpuCollector(nvml))
         _registered.add(registry)
         return True
+
+
+def torch_gpu_details() -> dict[str, Any]:
+    """What the worker's torch sees, for `/readyz`: its version, the CUDA it was built for, and
+    whether that CUDA runs with the host's driver (`cuda_available`). Never imports torch: a
+    Lanczos worker has none, and reports nulls."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return {"torch": None, "cuda": None, "cuda_available": None, "device": None}
+    available = bool(torch.cuda.is_available())
+    return {
+        "torch": str(torch.__version__),
+        "cuda": torch.version.cuda,
+        "cuda_available": available,
+        "device": torch.cuda.get_device_name(0) if available else None,
+    }

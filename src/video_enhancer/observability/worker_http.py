@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
-from video_enhancer.observability.gpu import register_gpu_collector
+from video_enhancer.observability.gpu import register_gpu_collector, torch_gpu_details
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +79,8 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:  # a broken callback must read as "not ready", not kill the probe
             logger.exception("worker readiness check raised")
             ready = False
-        self._send_json(200 if ready else 503, {"status": "ready" if ready else "not_ready"})
+        body = {"status": "ready" if ready else "not_ready", "gpu": torch_gpu_details()}
+        self._send_json(200 if ready else 503, body)
 
     def _send_json(self, status: int, body: dict[str, Any]) -> None:
         self._send(status, json.dumps(body).encode(), "application/json")
