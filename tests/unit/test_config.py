@@ -28,7 +28,9 @@ def test_production_refuses_a_short_jwt_secret() -> None:
 
 
 def test_production_accepts_strong_secrets() -> None:
-    settings = Settings(env="production", jwt_secret="y" * 40, url_signing_secret="x" * 40)
+    settings = Settings(
+        env="production", jwt_secret="y" * 40, url_signing_secret="x" * 40, content_credentials="off"
+    )
     assert settings.jwt_secret.get_secret_value() == "y" * 40
 
 
@@ -66,7 +68,7 @@ def test_production_refuses_a_short_url_signing_secret() -> None:
 
 
 def test_production_with_cloud_storage_needs_no_url_signing_secret() -> None:
-    Settings(env="production", storage="gcs", jwt_secret="y" * 40)
+    Settings(env="production", storage="gcs", jwt_secret="y" * 40, content_credentials="off")
 
 
 def test_no_secret_has_a_public_default() -> None:
