@@ -187,7 +187,7 @@ def complete_upload(
     "/{videoId}/jobs",
     operation_id="startVideoJob",
     response_model=JobOut,
-    responses=error_responses(401, 403, 404, 409, 413),
+    responses=error_responses(400, 401, 403, 404, 409, 413, 503),
     summary="Start the job of a video uploaded with autoStart false (checks the plan, places the "
     "quota hold, queues it; idempotent)",
 )
@@ -257,7 +257,7 @@ def get_video(
     operation_id="requestPreview",
     status_code=202,
     response_model=PreviewOut,
-    responses=error_responses(401, 404, 409, 422, 429),
+    responses=error_responses(400, 401, 404, 409, 422, 429),
     summary="A free before/after preview of a short span (queued at the lowest priority; the same "
     "span again returns the existing preview with 200)",
 )
