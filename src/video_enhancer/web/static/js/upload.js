@@ -42,10 +42,11 @@ export async function renewTicket(videoId) {
   return api("POST", `/videos/${encodeURIComponent(videoId)}/upload-url`, { body: { resumable: true } });
 }
 
-export async function requestTicket(file, durationSeconds) {
+/** `autoStart` false: the job waits (nothing held or charged) for a preview and POST /videos/{id}/jobs. */
+export async function requestTicket(file, durationSeconds, autoStart = true) {
   return api("POST", "/videos/upload", {
     headers: { "Idempotency-Key": newIdempotencyKey() },
-    body: { filename: file.name, contentType: contentTypeOf(file), sizeBytes: file.size, durationSeconds, resumable: true },
+    body: { filename: file.name, contentType: contentTypeOf(file), sizeBytes: file.size, durationSeconds, resumable: true, autoStart },
   });
 }
 
