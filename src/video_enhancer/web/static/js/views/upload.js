@@ -2,7 +2,8 @@
 import { api } from "../api.js";
 import { announce, errorBox, formatBytes, formatSeconds, h } from "../dom.js";
 import { explainError } from "../messages.js";
-import { UploadRefused, measureDuration, requestTicket, sendFile } from "../upload.js";
+import { planText, rememberPlan } from "../sizes.js";
+import { UploadRefused, measureVideo, requestTicket, sendFile } from "../upload.js";
 
 export function uploadView({ onLeave }) {
   // Leaving the view stops the upload; the video's page offers to send the rest later.
@@ -24,18 +25,22 @@ export function uploadView({ onLeave }) {
   const start = async (file) => {
     feedback.replaceChildren();
     details.textContent = `${file.name} · ${formatBytes(file.size)}`;
-    let duration;
+    let measured;
     try {
-      duration = await measureDuration(file);
+      measured = await measureVideo(file);
     } catch (error) {
       feedback.replaceChildren(errorBox(error.message, "Try another file, or export the video again as MP4."));
       return;
     }
-    details.textContent = `${file.name} · ${formatBytes(file.size)} · ${formatSeconds(duration)}`;
+    details.textContent = `${file.name} · ${formatBytes(file.size)} · ${formatSeconds(measured.duration)}`;
     input.disabled = true;
     choice.disable(true);
     try {
-      const ticket = await requestTicket(file, duration, choice.autoStart());
+      const ticket = await requestTicket(file, measured, choice.autoStart());
+      if (ticket.plannedSizes) {
+        rememberPlan(ticket.videoId, ticket.plannedSizes);
+        details.textContent += ` · ${planText(ticket.plannedSizes)}`;
+      }
       progressBox.hidden = false;
       announce("Uploading");
       await sendFile(file, ticket, {

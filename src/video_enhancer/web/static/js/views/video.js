@@ -3,6 +3,7 @@
 import { api } from "../api.js";
 import { announce, errorBox, formatBytes, formatDate, formatSeconds, h } from "../dom.js";
 import { STAGE_WORDS, STATUS_WORDS, TERMINAL, explainError } from "../messages.js";
+import { planText, plannedFor } from "../sizes.js";
 import { followJob } from "../stream.js";
 import { compareView } from "./compare.js";
 import { previewPanel, qualityFacts } from "./preview.js";
@@ -52,11 +53,9 @@ function videoFacts(video) {
 
 /** Source → what the enhancer receives → output, once the upload was measured. */
 function sizePlan(video) {
-  const size = (s) => `${s.width}x${s.height}`;
-  if (video.sourceSize && video.modelInputSize && video.outputSize) {
-    const input = size(video.modelInputSize) === size(video.sourceSize) ? "" : ` → ${size(video.modelInputSize)} (model input)`;
-    return `${size(video.sourceSize)} (source)${input} → ${size(video.outputSize)} (output)`;
-  }
+  if (video.sourceSize && video.modelInputSize && video.outputSize) return planText(video);
+  const planned = plannedFor(video.id);
+  if (planned) return `${planText(planned)}, planned`;
   if (video.outputResolution) return `${video.resolution ?? "?"} → ${video.outputResolution}`;
   return video.resolution ?? "measured when processing starts";
 }
