@@ -163,8 +163,7 @@ def sign_up(page: Page, base_url: str, email: str) -> None:
 def upload(page: Page, clip: Path, preview_first: bool = False) -> None:
     """Upload `clip`; "Preview first" is the page's default, the tests mostly enhance at once."""
     page.goto(page.url.split("#")[0] + "#/upload")
-    if not preview_first:
-        page.get_by_label("Enhance right away").check()
+    page.get_by_label("Preview first (free)" if preview_first else "Enhance right away").check()
     page.locator("#file").set_input_files(str(clip))
 
 

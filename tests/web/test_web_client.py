@@ -238,14 +238,26 @@ def test_plan_errors_are_explained(page: Page, queue_server: Server, clips: Clip
     expect(alert).to_contain_text("Your plan has no room for another video right now.")
     expect(alert).to_contain_text("move to a larger plan")
     snap(page, "06-quota-error")
+    # Preview first holds nothing, so the upload goes through; starting the whole video is refused.
+    page.get_by_role("link", name="Library").click()  # leave: a fresh upload view
+    upload(page, clip.path, preview_first=True)
+    page.wait_for_url(re.compile(r"#/videos/"))
+    page.get_by_role("button", name="Enhance the whole video").click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("Your plan has no room for another video right now.")
+    expect(alert).to_contain_text("Your plan includes 1 video in total.")
+    expect(page.get_by_role("button", name="Enhance the whole video")).to_be_enabled()
+    snap(page, "06b-start-refused")
     page.get_by_role("link", name="Library").click()
-    page.get_by_role("button", name=f"Delete {clip.path.name}").click()
+    for _ in range(2):
+        page.get_by_role("button", name=f"Delete {clip.path.name}").first.click()
+        page.wait_for_timeout(300)
     expect(page.locator("#library")).to_contain_text("No videos yet")
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
     page.reload()
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
-    console.assert_clean("status of 403")
+    console.assert_clean("status of 403")  # the refused upload and the refused start
 
 
 def test_unfinished_upload_resumes_then_cancel_while_waiting(
