@@ -160,8 +160,10 @@ def sign_up(page: Page, base_url: str, email: str) -> None:
     page.get_by_role("heading", name="Enhance a video").wait_for()
 
 
-def upload(page: Page, clip: Path) -> None:
+def upload(page: Page, clip: Path, preview_first: bool = False) -> None:
+    """Upload `clip`; "Preview first" is the page's default, the tests mostly enhance at once."""
     page.goto(page.url.split("#")[0] + "#/upload")
+    page.get_by_label("Preview first (free)" if preview_first else "Enhance right away").check()
     page.locator("#file").set_input_files(str(clip))
 
 

@@ -63,6 +63,9 @@ def test_policy_allows_the_storage_that_signed_urls_point_at(settings: Settings)
     assert "connect-src 'self' http://192.168.1.5:8000;" in local
     gcs = content_security_policy(settings.model_copy(update={"storage": "gcs", "gcs_endpoint": None}))
     assert "https://storage.googleapis.com" in gcs.split("connect-src")[1]
+    # Posters (thumbnailUrl) are images at the same signed origins.
+    assert "https://storage.googleapis.com" in gcs.split("img-src")[1].split(";")[0]
+    assert "img-src 'self' data: blob: http://192.168.1.5:8000;" in local
 
 
 def test_video_detail_has_a_signed_url_of_the_original_once_uploaded(client: TestClient) -> None:

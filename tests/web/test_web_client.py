@@ -143,6 +143,54 @@ def test_sign_up_upload_follow_compare_download_chart_and_delete_account(
     console.assert_clean("ERR_CONNECTION_RESET", "status of 401")
 
 
+def test_preview_first_compare_then_enhance_the_whole_video(
+    page: Page, run_server: Server, clips: ClipLibrary
+) -> None:
+    console = ConsoleWatch(page)
+    sign_up(page, run_server.base_url, _email())
+    expect(page.get_by_label("Preview first (free)")).to_be_checked()  # the default for a new video
+    clip = clips.get(SMALL)
+    upload(page, clip.path, preview_first=True)
+    page.wait_for_url(re.compile(r"#/videos/"))
+    expect(page.locator("#preview-panel")).to_be_visible()
+    expect(page.locator("#job-status")).to_have_count(0)  # nothing started, nothing held
+    page.get_by_role("button", name="Make a free preview").click()
+    page.wait_for_selector("#preview-status")
+    seen = page.locator("#preview-status").get_attribute("data-status")
+    assert seen in {"QUEUED", "PROCESSING", "COMPLETED"}, seen
+    page.wait_for_selector('#preview-status[data-status="COMPLETED"]', timeout=90_000)
+    expect(page.locator("#compare")).to_be_visible()
+    _expect_videos_playable(page)
+    before = page.locator(".compare-before").get_attribute("src") or ""
+    after = page.locator(".compare-after").get_attribute("src") or ""
+    assert "%2Fpreviews%2F" in before and "before.mp4" in before, before
+    assert "%2Fpreviews%2F" in after and "after.mp4" in after, after
+    page.get_by_role("button", name="Play both").click()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#compare video')].every(v => !v.paused && v.currentTime > 0)"
+    )
+    expect(page.locator("#preview-quality")).to_contain_text(re.compile(r"\d+\.\d dB"))
+    # The ticket's plan (the browser sent the picture's size), until the worker has measured it.
+    expect(page.locator("#size-plan")).to_have_text("96x64 (source) → 384x256 (output), planned")
+    snap(page, "11-preview")
+
+    page.get_by_role("button", name="Enhance the whole video").click()
+    wait_for_status(page, "COMPLETED")
+    expect(page.locator("#compare")).to_be_visible()
+    expect(page.locator("#size-plan")).to_have_text("96x64 (source) → 384x256 (output)")
+    expect(page.locator("#job-quality")).to_contain_text("dB")
+    snap(page, "12-enhanced-after-preview")
+    page.get_by_role("link", name="Library").click()
+    thumbnail = page.locator(".library-item img.thumbnail")
+    expect(thumbnail).to_have_count(1)
+    page.wait_for_function(
+        "() => { const img = document.querySelector('.library-item img.thumbnail');"
+        " return img.complete && img.naturalWidth > 0; }"
+    )
+    snap(page, "13-library-thumbnail")
+    console.assert_clean()
+
+
 def _drop_first_piece(page: Page) -> list[str]:
     """The first piece of the upload fails as a network drop would; the rest go through."""
     seen: list[str] = []
@@ -194,14 +242,26 @@ def test_plan_errors_are_explained(page: Page, queue_server: Server, clips: Clip
     expect(alert).to_contain_text("Your plan has no room for another video right now.")
     expect(alert).to_contain_text("move to a larger plan")
     snap(page, "06-quota-error")
+    # Preview first holds nothing, so the upload goes through; starting the whole video is refused.
+    page.get_by_role("link", name="Library").click()  # leave: a fresh upload view
+    upload(page, clip.path, preview_first=True)
+    page.wait_for_url(re.compile(r"#/videos/"))
+    page.get_by_role("button", name="Enhance the whole video").click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("Your plan has no room for another video right now.")
+    expect(alert).to_contain_text("Your plan includes 1 video in total.")
+    expect(page.get_by_role("button", name="Enhance the whole video")).to_be_enabled()
+    snap(page, "06b-start-refused")
     page.get_by_role("link", name="Library").click()
-    page.get_by_role("button", name=f"Delete {clip.path.name}").click()
+    for _ in range(2):
+        page.get_by_role("button", name=f"Delete {clip.path.name}").first.click()
+        page.wait_for_timeout(300)
     expect(page.locator("#library")).to_contain_text("No videos yet")
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
     page.reload()
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
-    console.assert_clean("status of 403")
+    console.assert_clean("status of 403")  # the refused upload and the refused start
 
 
 def test_unfinished_upload_resumes_then_cancel_while_waiting(

@@ -29,7 +29,7 @@ def content_security_policy(settings: Settings) -> str:
     storage = " ".join(_storage_origins(settings))
     return (
         (
-            f"default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: {storage}; "
+            f"default-src 'self'; img-src 'self' data: blob: {storage}; media-src 'self' blob: {storage}; "
             f"connect-src 'self' {storage}; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
         )
         .replace("  ", " ")

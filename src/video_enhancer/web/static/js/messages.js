@@ -17,6 +17,10 @@ export function explainError(error, limits) {
       };
     case "UNSUPPORTED_MEDIA_TYPE":
       return { message: "This kind of file is not supported.", hint: "Choose an MP4, MOV, MKV, WebM, M4V or 3GP video." };
+    case "PREVIEW_LIMIT_REACHED":
+      return { message: "You have made all the free previews your plan allows for today.", hint: "Try again tomorrow, or enhance the whole video now." };
+    case "INVALID_STATE":
+      return { message: "This video cannot do that right now.", hint: "Reload the page to see where it stands." };
     case "INVALID_CREDENTIALS":
       return { message: "That email and password do not match an account.", hint: "Check both, or sign up if you are new." };
     case "EMAIL_TAKEN":
@@ -64,6 +68,13 @@ export const STAGE_WORDS = {
   joining: "Joining the parts",
   verifying: "Checking the result",
   uploading: "Saving the result",
+};
+
+export const PREVIEW_WORDS = {
+  QUEUED: "Preview waiting in line",
+  PROCESSING: "Making the preview",
+  COMPLETED: "Preview ready",
+  FAILED: "The preview could not be made",
 };
 
 export const TERMINAL = new Set(["COMPLETED", "FAILED", "CANCELED"]);

@@ -15,8 +15,8 @@ export function contentTypeOf(file) {
   return TYPES_BY_EXTENSION[extension] ?? "application/octet-stream";
 }
 
-/** The video's duration in seconds, read by the browser from the file's metadata. */
-export function measureDuration(file) {
+/** Duration in seconds and the upright picture size, read by the browser from the file's metadata. */
+export function measureVideo(file) {
   return new Promise((resolve, reject) => {
     const url = URL.createObjectURL(file);
     const video = document.createElement("video");
@@ -29,7 +29,8 @@ export function measureDuration(file) {
       else resolve(result);
     };
     video.addEventListener("loadedmetadata", () => {
-      if (Number.isFinite(video.duration) && video.duration > 0) done(video.duration);
+      const size = video.videoWidth && video.videoHeight ? { width: video.videoWidth, height: video.videoHeight } : {};
+      if (Number.isFinite(video.duration) && video.duration > 0) done({ duration: video.duration, ...size });
       else done(null, new Error("This browser cannot tell how long the video is."));
     });
     video.addEventListener("error", () => done(null, new Error("This browser cannot read this file as a video.")));
@@ -42,10 +43,12 @@ export async function renewTicket(videoId) {
   return api("POST", `/videos/${encodeURIComponent(videoId)}/upload-url`, { body: { resumable: true } });
 }
 
-export async function requestTicket(file, durationSeconds) {
+/** `autoStart` false: the job waits (nothing held or charged) for a preview and POST /videos/{id}/jobs. */
+/** With `width`/`height` (upright, as the browser shows it) the ticket carries `plannedSizes`. */
+export async function requestTicket(file, { duration, width, height }, autoStart = true) {
   return api("POST", "/videos/upload", {
     headers: { "Idempotency-Key": newIdempotencyKey() },
-    body: { filename: file.name, contentType: contentTypeOf(file), sizeBytes: file.size, durationSeconds, resumable: true },
+    body: { filename: file.name, contentType: contentTypeOf(file), sizeBytes: file.size, durationSeconds: duration, width, height, resumable: true, autoStart },
   });
 }
 

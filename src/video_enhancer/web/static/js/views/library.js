@@ -35,9 +35,13 @@ function item(video, list) {
     announce(`${video.originalFilename} deleted`);
     load(list);
   });
-  const size = video.outputResolution ? `${video.resolution} → ${video.outputResolution}` : video.resolution ?? "";
+  const size = video.sourceSize && video.outputSize
+    ? `${video.sourceSize.width}x${video.sourceSize.height} → ${video.outputSize.width}x${video.outputSize.height}`
+    : video.outputResolution ? `${video.resolution} → ${video.outputResolution}` : video.resolution ?? "";
+  const poster = video.outputThumbnailUrl ?? video.thumbnailUrl;
   return h("li", { class: "library-item" },
-    h("div", {},
+    poster ? h("img", { class: "thumbnail", src: poster, alt: "", loading: "lazy" }) : h("span", { class: "thumbnail empty", "aria-hidden": "true" }),
+    h("div", { class: "library-text" },
       h("a", { href: `#/videos/${video.id}`, class: "title" }, video.originalFilename),
       h("p", { class: "meta" },
         h("span", { class: `badge status-${(video.status ?? "none").toLowerCase()}` }, STATUS_WORDS[video.status] ?? "No job"),

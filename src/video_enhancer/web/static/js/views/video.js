@@ -3,8 +3,10 @@
 import { api } from "../api.js";
 import { announce, errorBox, formatBytes, formatDate, formatSeconds, h } from "../dom.js";
 import { STAGE_WORDS, STATUS_WORDS, TERMINAL, explainError } from "../messages.js";
+import { planText, plannedFor } from "../sizes.js";
 import { followJob } from "../stream.js";
 import { compareView } from "./compare.js";
+import { previewPanel, qualityFacts } from "./preview.js";
 import { resumePanel } from "./resume.js";
 
 const QUEUE_POLL_MS = 10_000;
@@ -28,7 +30,9 @@ async function load(root, videoId, onLeave) {
   const heading = h("h1", { tabindex: "-1" }, video.originalFilename);
   const facts = videoFacts(video);
   root.replaceChildren(heading, facts);
-  if (job && !TERMINAL.has(job.status)) {
+  if (job?.status === "UPLOADED") {
+    root.append(previewPanel(video, () => load(root, videoId, onLeave), onLeave));
+  } else if (job && !TERMINAL.has(job.status)) {
     root.append(progressPanel(job, () => load(root, videoId, onLeave), onLeave));
     if (job.status === "AWAITING_UPLOAD") root.append(resumePanel(video));
   } else if (job?.status === "COMPLETED") {
@@ -40,12 +44,20 @@ async function load(root, videoId, onLeave) {
 }
 
 function videoFacts(video) {
-  const plan = video.outputResolution ? `${video.resolution ?? "?"} → ${video.outputResolution}` : video.resolution ?? "measured when processing starts";
-  return h("dl", { class: "facts" },
+  return h("dl", { class: "facts", id: "video-facts" },
     h("dt", {}, "Length"), h("dd", {}, formatSeconds(video.durationSeconds ?? video.claimedDurationSeconds)),
-    h("dt", {}, "Size"), h("dd", {}, plan),
+    h("dt", {}, "Size"), h("dd", { id: "size-plan" }, sizePlan(video)),
     h("dt", {}, "File"), h("dd", {}, `${formatBytes(video.sizeBytes)}${video.outputSizeBytes ? ` → ${formatBytes(video.outputSizeBytes)}` : ""}`),
     h("dt", {}, "Uploaded"), h("dd", {}, formatDate(video.uploadedAt ?? video.createdAt)));
+}
+
+/** Source → what the enhancer receives → output, once the upload was measured. */
+function sizePlan(video) {
+  if (video.sourceSize && video.modelInputSize && video.outputSize) return planText(video);
+  const planned = plannedFor(video.id);
+  if (planned) return `${planText(planned)}, planned`;
+  if (video.outputResolution) return `${video.resolution ?? "?"} → ${video.outputResolution}`;
+  return video.resolution ?? "measured when processing starts";
 }
 
 function progressPanel(job, reload, onLeave) {
@@ -124,11 +136,12 @@ function resultPanel(video) {
   const parts = [h("h2", {}, "Result"),
     h("p", { class: "status", "data-status": "COMPLETED", id: "job-status" }, `Ready · ${job.minutesCharged ?? 0} minute${job.minutesCharged === 1 ? "" : "s"} used · ${job.enhancer ?? ""}`)];
   if (video.downloadUrl) {
-    parts.push(h("video", { class: "result-video", controls: true, playsinline: true, preload: "metadata", src: video.downloadUrl, "aria-label": "Enhanced video" }));
+    parts.push(h("video", { class: "result-video", controls: true, playsinline: true, preload: "metadata", src: video.downloadUrl, poster: video.outputThumbnailUrl ?? undefined, "aria-label": "Enhanced video" }));
     parts.push(h("h2", {}, "Before and after"));
     parts.push(video.sourceUrl
       ? compareView(video.sourceUrl, video.downloadUrl)
       : h("p", { class: "hint" }, "The original is not available for comparison."));
+    if (job.quality) parts.push(h("h2", {}, "Fidelity to the original"), qualityFacts(job.quality, "job-quality"));
     parts.push(h("div", { class: "actions" }, h("a", { class: "button primary", id: "download", href: video.downloadUrl, download: "" }, "Download the enhanced video")));
   }
   return h("div", { class: "panel" }, parts);
