@@ -71,7 +71,7 @@ def test_interlaced_dv_job_counts_fields_and_is_charged_by_duration(
     outcome = JobRunner(worker_settings, session_factory, storage, LanczosEnhancer()).run(
         claim(session_factory)
     )
-    assert outcome.outcome == Outcome.COMPLETED and outcome.minutes_charged == 1
+    assert outcome.outcome == Outcome.COMPLETED and outcome.minutes_charged == 1, outcome
     with session_factory() as s:
         fresh, video = s.get(Job, job.id), s.get(Video, job.video_id)
         assert fresh is not None and video is not None and fresh.result is not None

@@ -83,18 +83,40 @@ def sign_video(pair: SigningPair, source: Path, output: Path, facts: EditFacts) 
     signer = c2pa.Signer.from_info(
         c2pa.C2paSignerInfo(b"es256", pair.cert_chain_pem, pair.private_key_pem, None)
     )
-    builder = c2pa.Builder(json.dumps(_manifest(facts)))
-    ingredient = {"title": source.name, "relationship": "parentOf", "format": "video/mp4", "label": "source"}
+    source_format = _SOURCE_FORMATS.get(source.suffix.lower(), "video/mp4")
+    ingredient = {
+        "title": source.name,
+        "relationship": "parentOf",
+        "format": source_format,
+        "label": "source",
+    }
     signed = output.with_name(output.stem + ".c2pa.mp4")
     try:
-        with source.open("rb") as parent:
-            builder.add_ingredient(json.dumps(ingredient), "video/mp4", parent)
+        builder = _builder_with_source(c2pa, facts, source, ingredient)
         with output.open("rb") as unsigned, signed.open("w+b") as destination:
             builder.sign(signer, "video/mp4", unsigned, destination)
     except c2pa.C2paError as exc:
         signed.unlink(missing_ok=True)
         raise CredentialsInvalid("The output could not be signed.", detail=str(exc)) from exc
     signed.replace(output)
+
+
+# Containers the C2PA library reads as an ingredient; other sources (AVI, raw DV, MPEG program
+# streams: the old footage this service is for) are named as the ingredient without being parsed,
+# and the source's hash travels in the manifest's own assertion either way.
+_SOURCE_FORMATS = {".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime"}
+
+
+def _builder_with_source(c2pa: Any, facts: EditFacts, source: Path, ingredient: dict[str, Any]) -> Any:
+    if source.suffix.lower() in _SOURCE_FORMATS:
+        try:
+            builder = c2pa.Builder(json.dumps(_manifest(facts)))
+            with source.open("rb") as parent:
+                builder.add_ingredient(json.dumps(ingredient), ingredient["format"], parent)
+            return builder
+        except c2pa.C2paError:
+            pass  # a file the library cannot parse: name it instead, below
+    return c2pa.Builder(json.dumps({**_manifest(facts), "ingredients": [ingredient]}))
 
 
 def read_credentials(path: Path) -> dict[str, Any]:
