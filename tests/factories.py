@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -87,7 +88,9 @@ def add_job(
     started_at: datetime | None = None,
     completed_at: datetime | None = None,
     request_id: str | None = None,
+    **columns: Any,
 ) -> Job:
+    """A job and its video for `user`; `columns` sets any other job column (queue_rank, ...)."""
     video = Video(
         user_id=user.id,
         original_filename="clip.mp4",
@@ -107,6 +110,7 @@ def add_job(
         started_at=started_at,
         completed_at=completed_at,
         request_id=request_id,
+        **columns,
     )
     session.add(job)
     session.flush()

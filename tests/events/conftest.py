@@ -3,12 +3,18 @@ from __future__ import annotations
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from factories import add_job
+from video_enhancer.models import JobStatus, User
 
 
 def free_port() -> int:
@@ -54,3 +60,10 @@ def read_sse(response: httpx.Response, count: int) -> list[dict[str, str]]:
         field, _, value = line.partition(":")
         current[field] = value.removeprefix(" ")
     return messages
+
+
+def queued_job_of(factory: sessionmaker[Session], email: str) -> uuid.UUID:
+    """A QUEUED job (and its video) of the registered user with `email`."""
+    with factory.begin() as session:
+        user = session.scalars(select(User).where(User.email == email)).one()
+        return add_job(session, user, JobStatus.QUEUED).id

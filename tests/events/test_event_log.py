@@ -3,34 +3,18 @@
 from __future__ import annotations
 
 import threading
-import uuid
 from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from factories import add_job, add_user
 from video_enhancer.events.service import append_job_event, event_json, events_after, prune_events
-from video_enhancer.models import EventType, Job, JobEvent, JobStatus, User, Video, utcnow
+from video_enhancer.models import EventType, Job, JobEvent, JobStatus, utcnow
 
 
 def make_job(session: Session, email: str, status: JobStatus = JobStatus.QUEUED) -> Job:
-    user = User(email=email, password_hash="not-a-real-hash")
-    session.add(user)
-    session.flush()
-    video = Video(
-        user_id=user.id,
-        original_filename="a.mp4",
-        content_type="video/mp4",
-        size_bytes=10,
-        claimed_duration_seconds=1.0,
-        storage_path=f"users/{user.id}/videos/{uuid.uuid4()}/source",
-    )
-    session.add(video)
-    session.flush()
-    job = Job(user_id=user.id, video_id=video.id, status=status)
-    session.add(job)
-    session.flush()
-    return job
+    return add_job(session, add_user(session, email=email), status)
 
 
 def test_ids_increase_by_one_per_user_and_the_json_is_camel_case(session: Session) -> None:

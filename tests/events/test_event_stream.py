@@ -14,34 +14,15 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from events.conftest import free_port, read_sse, serving
+from events.conftest import free_port, queued_job_of, read_sse, serving
 from helpers import register_user
 from video_enhancer.app import create_app
 from video_enhancer.config import Settings
 from video_enhancer.events.service import append_job_event
-from video_enhancer.models import EventType, Job, JobStatus, User, Video
-
-
-def _job_of(factory: sessionmaker[Session], email: str) -> uuid.UUID:
-    with factory.begin() as session:
-        user = session.scalars(select(User).where(User.email == email)).one()
-        video = Video(
-            user_id=user.id,
-            original_filename="a.mp4",
-            content_type="video/mp4",
-            size_bytes=10,
-            claimed_duration_seconds=1.0,
-            storage_path=f"users/{user.id}/videos/{uuid.uuid4()}/source",
-        )
-        session.add(video)
-        session.flush()
-        job = Job(user_id=user.id, video_id=video.id, status=JobStatus.QUEUED)
-        session.add(job)
-        session.flush()
-        return job.id
+from video_enhancer.models import EventType, Job, JobStatus
 
 
 def _append(factory: sessionmaker[Session], job_id: uuid.UUID, event_type: EventType, **data: object) -> None:
@@ -59,7 +40,7 @@ def _user(app: FastAPI) -> tuple[dict[str, str], uuid.UUID]:
     email = f"stream-{uuid.uuid4().hex[:8]}@example.com"
     with TestClient(app) as client:
         headers = register_user(client, email)
-    return headers, _job_of(app.state.session_factory, email)
+    return headers, queued_job_of(app.state.session_factory, email)
 
 
 def test_a_job_stream_replays_follows_live_and_ends_after_the_final_event(app: FastAPI) -> None:

@@ -9,26 +9,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from factories import add_job
 from helpers import register_user
 from video_enhancer.events.service import estimated_start, queue_position
-from video_enhancer.models import Job, JobStatus, User, Video, utcnow
+from video_enhancer.models import Job, JobStatus, User, utcnow
 
 
 def _job(session: Session, user: User, status: JobStatus, rank: float | None = None, **values: object) -> Job:
-    video = Video(
-        user_id=user.id,
-        original_filename="a.mp4",
-        content_type="video/mp4",
-        size_bytes=10,
-        claimed_duration_seconds=1.0,
-        storage_path=f"users/{user.id}/videos/{uuid.uuid4()}/source",
-    )
-    session.add(video)
-    session.flush()
-    job = Job(user_id=user.id, video_id=video.id, status=status, queue_rank=rank, **values)
-    session.add(job)
-    session.flush()
-    return job
+    return add_job(session, user, status, queue_rank=rank, **values)
 
 
 def test_position_counts_the_jobs_ahead_and_the_estimate_uses_recent_jobs(session: Session) -> None:

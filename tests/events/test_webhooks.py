@@ -22,10 +22,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from standardwebhooks.webhooks import Webhook
 
+from events.conftest import queued_job_of
 from helpers import register_user
 from video_enhancer.config import Settings
 from video_enhancer.events.service import append_job_event
-from video_enhancer.models import EventType, Job, JobStatus, User, Video, WebhookDelivery, WebhookEndpoint
+from video_enhancer.models import EventType, Job, User, WebhookDelivery, WebhookEndpoint
 from video_enhancer.webhooks import service, signing
 from video_enhancer.webhooks.dispatcher import WebhookDispatcher
 
@@ -89,25 +90,6 @@ def _fast(settings: Settings, **overrides: Any) -> Settings:
     return settings.model_copy(update={**values, **overrides})
 
 
-def _user_job(factory: sessionmaker[Session], email: str) -> uuid.UUID:
-    with factory.begin() as session:
-        user = session.scalars(select(User).where(User.email == email)).one()
-        video = Video(
-            user_id=user.id,
-            original_filename="a.mp4",
-            content_type="video/mp4",
-            size_bytes=10,
-            claimed_duration_seconds=1.0,
-            storage_path=f"users/{user.id}/videos/{uuid.uuid4()}/source",
-        )
-        session.add(video)
-        session.flush()
-        job = Job(user_id=user.id, video_id=video.id, status=JobStatus.QUEUED)
-        session.add(job)
-        session.flush()
-        return job.id
-
-
 def _emit(factory: sessionmaker[Session], job_id: uuid.UUID, *types: EventType) -> None:
     for event_type in types:
         with factory.begin() as session:
@@ -135,7 +117,7 @@ def test_deliveries_are_signed_retried_on_schedule_and_all_arrive(
     factory = client.app.state.session_factory  # type: ignore[attr-defined]
     email = f"hooks-{uuid.uuid4().hex[:8]}@example.com"
     headers = register_user(client, email)
-    job_id = _user_job(factory, email)
+    job_id = queued_job_of(factory, email)
 
     with receiver(fail_first=3) as hook:
         created = client.post(
@@ -178,7 +160,7 @@ def test_a_delivery_fails_after_its_schedule_and_the_endpoint_is_disabled(
     factory = client.app.state.session_factory  # type: ignore[attr-defined]
     email = f"hooks-{uuid.uuid4().hex[:8]}@example.com"
     headers = register_user(client, email)
-    job_id = _user_job(factory, email)
+    job_id = queued_job_of(factory, email)
     with receiver(fail_first=10_000) as hook:
         webhook = client.post(
             "/webhooks", json={"url": hook.url, "events": ["job.failed"]}, headers=headers
@@ -200,7 +182,7 @@ def test_a_delivery_exhausts_its_schedule_then_is_failed_and_can_be_retried(
     factory = client.app.state.session_factory  # type: ignore[attr-defined]
     email = f"hooks-{uuid.uuid4().hex[:8]}@example.com"
     headers = register_user(client, email)
-    job_id = _user_job(factory, email)
+    job_id = queued_job_of(factory, email)
     with receiver(fail_first=service.MAX_ATTEMPTS) as hook:
         webhook = client.post(
             "/webhooks", json={"url": hook.url, "events": ["job.failed"]}, headers=headers
