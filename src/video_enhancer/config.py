@@ -347,34 +347,22 @@ class Settings(BaseSettings):
     @classmethod
     def _split_emails(cls, value: object) -> object:
         """`a@x.org,b@x.org` (or a JSON list) from the environment; compared case-insensitively."""
-        if isinstance(value, str):
-            text = value.strip()
-            value = json.loads(text) if text.startswith("[") else text.split(",")
-        if isinstance(value, list):
-            return [str(email).strip().lower() for email in value if str(email).strip()]
-        return value
+        entries = _list_entries(value)
+        return [entry.lower() for entry in entries] if entries is not None else value
 
     @field_validator("enhancers", mode="before")
     @classmethod
     def _split_enhancers(cls, value: object) -> object:
         """`stream-diffvsr,realesrgan-x4plus` (or a JSON list) from the environment."""
-        if isinstance(value, str):
-            text = value.strip()
-            value = json.loads(text) if text.startswith("[") else text.split(",")
-        if isinstance(value, list):
-            return [str(name).strip() for name in value if str(name).strip()] or ["auto"]
-        return value
+        entries = _list_entries(value)
+        return (entries or ["auto"]) if entries is not None else value
 
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         """`https://a.example,https://b.example` (or a JSON list); each a bare origin, or `*`."""
-        if isinstance(value, str):
-            text = value.strip()
-            value = json.loads(text) if text.startswith("[") else text.split(",")
-        if isinstance(value, list):
-            return [_origin(str(origin)) for origin in value if str(origin).strip()]
-        return value
+        entries = _list_entries(value)
+        return [_origin(origin) for origin in entries] if entries is not None else value
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -476,6 +464,17 @@ class Settings(BaseSettings):
 
 
 _ORIGIN = re.compile(r"^https?://[^/\s?#]+$")
+
+
+def _list_entries(value: object) -> list[str] | None:
+    """A list setting from the environment, `a,b` or a JSON list, as its non-empty stripped
+    entries; None when `value` is neither a string nor a list (left to validation)."""
+    if isinstance(value, str):
+        text = value.strip()
+        value = json.loads(text) if text.startswith("[") else text.split(",")
+    if isinstance(value, list):
+        return [str(entry).strip() for entry in value if str(entry).strip()]
+    return None
 
 
 def _origin(text: str) -> str:
