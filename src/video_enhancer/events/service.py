@@ -139,10 +139,13 @@ def queue_position(session: Session, job: Job) -> int | None:
     return int(ahead or 0) + 1
 
 
-def estimated_start(session: Session, job: Job, now: datetime | None = None) -> datetime | None:
+def estimated_start(
+    session: Session, job: Job, now: datetime | None = None, *, position: int | None = None
+) -> datetime | None:
     """When a worker should take the job: the jobs ahead, spread over the busy workers, at the
-    average length of recent jobs. None without history to estimate from."""
-    position = queue_position(session, job)
+    average length of recent jobs. None without history to estimate from. `position` is the
+    job's `queue_position` when the caller has it already (it is counted otherwise)."""
+    position = position if position is not None else queue_position(session, job)
     if position is None:
         return None
     recent = session.execute(
@@ -165,9 +168,10 @@ def estimated_start(session: Session, job: Job, now: datetime | None = None) -> 
 
 
 def queued_data(session: Session, job: Job) -> dict[str, Any]:
-    start = estimated_start(session, job)
+    position = queue_position(session, job)
+    start = estimated_start(session, job, position=position)
     return {
-        "queuePosition": queue_position(session, job),
+        "queuePosition": position,
         "estimatedStartAt": start.isoformat().replace("+00:00", "Z") if start else None,
     }
 

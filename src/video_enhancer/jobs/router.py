@@ -51,7 +51,7 @@ def get_job(job_id: JobIdPath, session: SessionDep, user: CurrentUser, settings:
     job = service.get_job(session, user, job_id)
     out = JobOut.model_validate(job)
     out.queue_position = queue_position(session, job)
-    out.estimated_start_at = estimated_start(session, job)
+    out.estimated_start_at = estimated_start(session, job, position=out.queue_position)
     out.waiting_for = waiting_for(session, settings, job, utcnow())
     return out
 
