@@ -1,8 +1,8 @@
 """A worker process on `VE_QUEUE=pubsub` for the end-to-end test (configured by VE_* variables).
 
-It is what `video-enhancer worker` does once the process is wired to `run_pubsub_worker`: load
-the enhancer once, build a `JobRunner` per slot, stop on SIGTERM. `VE_TEST_ACK_DEADLINE` shortens
-the ack deadline so a killed worker's message comes back within seconds.
+The Pub/Sub part of what `video-enhancer worker` does: load the enhancer once, build a `JobRunner`
+per slot, stop on SIGTERM. `VE_TEST_ACK_DEADLINE` shortens the ack deadline so a killed worker's
+message comes back within seconds.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     run_pubsub_worker(
         settings,
-        lambda: JobRunner(settings, session_factory, storage, enhancer, shutdown=stop),
+        {enhancer.name: lambda: JobRunner(settings, session_factory, storage, enhancer, shutdown=stop)},
         stop=stop,
         session_factory=session_factory,
         complete_upload=complete_upload_by_key(session_factory, storage, settings),

@@ -22,15 +22,19 @@ from video_enhancer.queue.database import ClaimedJob, CompletedOutput
 from video_enhancer.queue.pubsub import make_publisher, make_subscriber, relay_outbox_once
 from video_enhancer.queue.pubsub_admin import ensure_pubsub_resources
 from video_enhancer.queue.pubsub_pull import Pulled
-from video_enhancer.queue.pubsub_worker import PubSubJobConsumer
+from video_enhancer.queue.pubsub_worker import LightWork, PubSubJobConsumer
 
 SessionFactory = sessionmaker[Session]
 
 
-def queue_job(session_factory: SessionFactory, settings: Settings, plan: Plan) -> uuid.UUID:
-    """A user of `plan` with one job made QUEUED by `enqueue_job` (which writes the outbox row)."""
+def queue_job(
+    session_factory: SessionFactory, settings: Settings, plan: Plan, enhancer: str | None = None
+) -> uuid.UUID:
+    """A user of `plan` with one job made QUEUED by `enqueue_job` (which writes the outbox row);
+    it asks for `enhancer`, or for nothing (the default enhancer, lanczos in the tests)."""
     with session_scope(session_factory) as session:
         job = make_job(session, make_user(session, plan))
+        job.enhancer = enhancer
         enqueue_job(session, job, settings)
         return job.id
 
@@ -134,14 +138,18 @@ def make_consumer(
     worker_id: str = "worker-a",
     concurrency: int = 1,
     ack_deadline_seconds: int = 10,
+    enhancers: tuple[str, ...] = ("lanczos",),
+    light_work: LightWork | None = None,
 ) -> RecordingConsumer:
+    """A consumer with `enhancers` loaded, each run by `runner`."""
     return RecordingConsumer(
         settings,
         session_factory,
         make_subscriber(settings),
-        lambda: runner,
+        dict.fromkeys(enhancers, lambda: runner),
         worker_id=worker_id,
         concurrency=concurrency,
         ack_deadline_seconds=ack_deadline_seconds,
         idle_seconds=0.2,
+        light_work=light_work,
     )

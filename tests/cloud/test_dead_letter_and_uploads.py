@@ -18,7 +18,7 @@ from video_enhancer.config import Settings
 from video_enhancer.db import session_scope
 from video_enhancer.jobs.lifecycle import DELIVERY_EXHAUSTED
 from video_enhancer.models import Job, JobStatus, OutboxMessage, Plan, Video, utcnow
-from video_enhancer.queue.pubsub import make_subscriber, tier_subscription
+from video_enhancer.queue.pubsub import job_subscription, make_subscriber
 from video_enhancer.queue.pubsub_pull import Pulled, drain_loop, pull_one, redeliver_after
 from video_enhancer.queue.pubsub_side import DeadLetterConsumer, UploadFinalizedConsumer
 from video_enhancer.storage.gcs import GcsStorage
@@ -28,7 +28,9 @@ from video_enhancer.videos.service import complete_upload_by_key
 def _nack_until_dead_lettered(settings: Settings, priority: int) -> None:
     """A worker that crashes on the message every time: pulled and given back, over and over."""
     subscriber = make_subscriber(settings)
-    path = subscriber.subscription_path(settings.pubsub_project, tier_subscription(settings, priority))
+    path = subscriber.subscription_path(
+        settings.pubsub_project, job_subscription(settings, "lanczos", priority)
+    )
     deliveries = 0
     for _ in range(200):
         message = pull_one(subscriber, path)

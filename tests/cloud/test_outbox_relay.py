@@ -44,7 +44,9 @@ def test_publishes_exactly_what_was_committed(
 ) -> None:
     setup_pubsub(pubsub_settings)
     subscriber, audit = audit_subscription(pubsub_settings)
-    committed = {plan: queue_job(session_factory, pubsub_settings, plan) for plan in Plan}
+    # A job asking for an enhancer, and jobs asking for none (they run with the default one).
+    asked = {Plan.PRO: "realesr-general-x4v3"}
+    committed = {plan: queue_job(session_factory, pubsub_settings, plan, asked.get(plan)) for plan in Plan}
     with pytest.raises(RuntimeError), session_scope(session_factory) as session:
         enqueue_job(session, make_job(session, make_user(session)), pubsub_settings)
         raise RuntimeError("the request failed: its transaction rolls back")
@@ -66,8 +68,10 @@ def test_publishes_exactly_what_was_committed(
                 "userId": str(job.user_id),
                 "inputPath": video.storage_path,
                 "priority": job.priority,
+                "enhancer": asked.get(Plan.PRO) if job.id == committed[Plan.PRO] else "lanczos",
             }
             assert received.message.attributes["priority"] == str(job.priority)
+            assert received.message.attributes["enhancer"] == body["enhancer"]
             assert received.message.attributes["jobId"] == str(job.id)
         rows = session.scalars(select(OutboxMessage)).all()
         assert len(rows) == 3 and all(row.published_at is not None for row in rows)

@@ -155,9 +155,9 @@ def test_pubsub_consumer_counts_busy_and_its_safety_net_failure(
     consumer = PubSubJobConsumer(
         settings,
         session_factory,
-        subscriber,
-        lambda: runner,
-        worker_id="pubsub-worker",  # type: ignore[arg-type]
+        subscriber,  # type: ignore[arg-type]
+        {"lanczos": lambda: runner},
+        worker_id="pubsub-worker",
     )
     busy_before, failed_before = _sample("ve_worker_busy_jobs"), _finished(JobStatus.FAILED, WORKER_ERROR)
 

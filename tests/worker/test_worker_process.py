@@ -233,14 +233,21 @@ def test_pubsub_setting_runs_the_pubsub_consumer_with_the_same_runner(
 ) -> None:
     """The transport itself is tested against the emulator in tests/cloud; here only the wiring."""
     from video_enhancer.queue import pubsub_worker
+    from video_enhancer.worker.light_tasks import LightTasks
     from video_enhancer.worker.runner import JobRunner
 
-    calls: list[tuple[Settings, object, threading.Event]] = []
+    calls: list[tuple[Settings, dict[str, object], object, threading.Event]] = []
 
     def fake_consumer(
-        settings: Settings, runner_factory: Callable[[], object], *, stop: threading.Event, **_kwargs: object
+        settings: Settings,
+        runner_factories: dict[str, Callable[[], object]],
+        *,
+        stop: threading.Event,
+        light_work: object,
+        **_kwargs: object,
     ) -> None:
-        calls.append((settings, runner_factory(), stop))
+        runners = {name: factory() for name, factory in runner_factories.items()}
+        calls.append((settings, runners, light_work, stop))
         stop.wait(30)
 
     monkeypatch.setattr(pubsub_worker, "run_pubsub_worker", fake_consumer)
@@ -253,9 +260,12 @@ def test_pubsub_setting_runs_the_pubsub_consumer_with_the_same_runner(
     _wait_for(lambda: bool(calls), 30, "the Pub/Sub consumer to start")
     worker.stop()
     thread.join(timeout=30)
-    consumer_settings, runner, stop = calls[0]
+    consumer_settings, runners, light_work, stop = calls[0]
     assert consumer_settings.worker_concurrency == 3 and consumer_settings.worker_id == "ps"
-    assert isinstance(runner, JobRunner) and runner.enhancer is enhancer and stop is worker.stop_event
+    assert list(runners) == ["lanczos"] and stop is worker.stop_event
+    runner = runners["lanczos"]
+    assert isinstance(runner, JobRunner) and runner.enhancer is enhancer
+    assert isinstance(light_work, LightTasks) and light_work.runner is runner
     assert not thread.is_alive()
 
 

@@ -10,11 +10,14 @@ The job row stays the source of truth (docs/adr/0005-pubsub-priority.md):
   duplicate costs nothing;
 * consumers live in `pubsub_worker.py`, topic and subscription set-up in `pubsub_admin.py`.
 
-Message body, exactly as the architecture document says::
+Message body, as the architecture document says, plus the job's enhancer::
 
-    {"jobId": "...", "videoId": "...", "userId": "...", "inputPath": "...", "priority": 2}
+    {"jobId": "...", "videoId": "...", "userId": "...", "inputPath": "...", "priority": 2,
+     "enhancer": "lanczos"}
 
-with `priority` (and `jobId`) repeated as attributes, so subscriptions can filter on it.
+with `priority` and `enhancer` (and `jobId`) repeated as attributes: each job subscription
+filters on one (enhancer, priority) pair, so a worker sees only the jobs of the enhancers it has
+loaded (docs/cloud.md, "Routing by enhancer").
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from video_enhancer.config import Settings
 from video_enhancer.db import session_scope
+from video_enhancer.enhancers.registry import enhancer_names
 from video_enhancer.models import OutboxMessage, Plan, utcnow
 
 log = logging.getLogger(__name__)
@@ -73,15 +77,19 @@ class JobMessage:
     user_id: uuid.UUID
     input_path: str | None
     priority: int
+    enhancer: str | None = None
 
     def to_payload(self) -> dict[str, Any]:
-        return {
+        payload: dict[str, Any] = {
             "jobId": str(self.job_id),
             "videoId": str(self.video_id),
             "userId": str(self.user_id),
             "inputPath": self.input_path,
             "priority": self.priority,
         }
+        if self.enhancer is not None:
+            payload["enhancer"] = self.enhancer
+        return payload
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> JobMessage:
@@ -92,6 +100,7 @@ class JobMessage:
             user_id=uuid.UUID(str(payload["userId"])),
             input_path=payload.get("inputPath"),
             priority=int(payload["priority"]),
+            enhancer=payload.get("enhancer"),
         )
 
     @classmethod
@@ -107,25 +116,39 @@ def encode_payload(payload: Mapping[str, Any]) -> bytes:
 
 
 def message_attributes(payload: Mapping[str, Any], extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Attributes of a job message: `priority` for subscription filters, `jobId` for logs."""
+    """Attributes of a job message: `priority` and `enhancer` for subscription filters, `jobId`
+    for logs."""
     attributes = {str(k): str(v) for k, v in (extra or {}).items()}
-    if "priority" in payload:
-        attributes["priority"] = str(payload["priority"])
-    if "jobId" in payload:
-        attributes["jobId"] = str(payload["jobId"])
+    for name in ("priority", "enhancer", "jobId"):
+        if payload.get(name) is not None:
+            attributes[name] = str(payload[name])
     return attributes
 
 
 # -- names ------------------------------------------------------------------------------------
 
 
-def tier_subscription(settings: Settings, priority: int) -> str:
-    """One subscription per plan priority on the job topic, e.g. `video-jobs-subscription-pro`."""
+def routed_enhancers() -> list[str]:
+    """Every enhancer of the catalogue has job subscriptions, whether or not a worker offers it
+    yet: a message that matches no subscription is dropped by Pub/Sub, and its job would wait
+    for ever; in its enhancer's subscription it waits until a worker with that enhancer starts."""
+    return enhancer_names()
+
+
+def job_subscription(settings: Settings, enhancer: str, priority: int) -> str:
+    """One subscription per (enhancer, plan priority) on the job topic, e.g.
+    `video-jobs-subscription-lanczos-pro`."""
+    return f"{settings.pubsub_subscription}-{enhancer}-{TIER_NAMES[priority]}"
+
+
+def job_filter(enhancer: str, priority: int) -> str:
+    return f'attributes.priority = "{priority}" AND attributes.enhancer = "{enhancer}"'
+
+
+def legacy_tier_subscription(settings: Settings, priority: int) -> str:
+    """The per-priority subscription of earlier releases (`video-jobs-subscription-pro`), whose
+    filter ignores the enhancer; `cloud-setup --drop-legacy-subscriptions` removes it."""
     return f"{settings.pubsub_subscription}-{TIER_NAMES[priority]}"
-
-
-def tier_filter(priority: int) -> str:
-    return f'attributes.priority = "{priority}"'
 
 
 def dead_letter_subscription(settings: Settings) -> str:

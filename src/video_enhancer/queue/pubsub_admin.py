@@ -3,12 +3,18 @@
 For the emulator and for first-time set-up (`deploy/gcp.md` gives the same resources as gcloud
 commands). Existing resources are left as they are.
 
-* topic `VE_PUBSUB_TOPIC` with one subscription per plan priority, each filtered on the
-  `priority` attribute and dead-lettering to `VE_PUBSUB_DEAD_LETTER_TOPIC` after
-  `VE_PUBSUB_MAX_DELIVERIES` deliveries;
+* topic `VE_PUBSUB_TOPIC` with one subscription per (enhancer of the catalogue, plan
+  priority), `<VE_PUBSUB_SUBSCRIPTION>-<enhancer>-<pro|creator|free>`, each filtered on the
+  `priority` and `enhancer` attributes, dead-lettering to `VE_PUBSUB_DEAD_LETTER_TOPIC` after
+  `VE_PUBSUB_MAX_DELIVERIES` deliveries and never expiring (a subscription of an enhancer no
+  worker runs yet is not pulled for weeks; Pub/Sub would otherwise delete it after 31 days);
 * the dead-letter topic with its own subscription (read by the dead-letter consumer);
 * the uploads topic (GCS object-finalize notifications) with
   `VE_PUBSUB_UPLOAD_NOTIFICATIONS_SUBSCRIPTION`.
+
+A filter cannot be changed once a subscription exists, so the per-priority subscriptions of
+earlier releases (filtered on the priority alone) are replaced, not updated:
+`drop_legacy_subscriptions` deletes them (docs/cloud.md, "Upgrading").
 """
 
 from __future__ import annotations
@@ -18,16 +24,18 @@ from dataclasses import dataclass, field
 from google.api_core import exceptions as api_exceptions
 from google.cloud import pubsub_v1
 from google.protobuf import duration_pb2
-from google.pubsub_v1.types import DeadLetterPolicy, RetryPolicy, Subscription
+from google.pubsub_v1.types import DeadLetterPolicy, ExpirationPolicy, RetryPolicy, Subscription
 
 from video_enhancer.config import Settings
 from video_enhancer.queue.pubsub import (
     PRIORITIES_HIGH_FIRST,
     dead_letter_subscription,
+    job_filter,
+    job_subscription,
+    legacy_tier_subscription,
     make_publisher,
     make_subscriber,
-    tier_filter,
-    tier_subscription,
+    routed_enhancers,
     uploads_topic,
 )
 
@@ -64,22 +72,24 @@ def ensure_pubsub_resources(
     made = PubSubResources(topics=[jobs, dead, uploads])
     for topic in made.topics:
         _ensure_topic(publisher, topic)
-    for priority in PRIORITIES_HIGH_FIRST:
-        name = subscriber.subscription_path(project, tier_subscription(settings, priority))
-        _ensure_subscription(
-            subscriber,
-            Subscription(
-                name=name,
-                topic=jobs,
-                filter=tier_filter(priority),
-                ack_deadline_seconds=ack_deadline_seconds,
-                dead_letter_policy=DeadLetterPolicy(
-                    dead_letter_topic=dead, max_delivery_attempts=settings.pubsub_max_deliveries
+    for enhancer in routed_enhancers():
+        for priority in PRIORITIES_HIGH_FIRST:
+            name = subscriber.subscription_path(project, job_subscription(settings, enhancer, priority))
+            _ensure_subscription(
+                subscriber,
+                Subscription(
+                    name=name,
+                    topic=jobs,
+                    filter=job_filter(enhancer, priority),
+                    ack_deadline_seconds=ack_deadline_seconds,
+                    dead_letter_policy=DeadLetterPolicy(
+                        dead_letter_topic=dead, max_delivery_attempts=settings.pubsub_max_deliveries
+                    ),
+                    retry_policy=_retry_policy(retry_min_seconds),
+                    expiration_policy=ExpirationPolicy(),  # no ttl: never expires
                 ),
-                retry_policy=_retry_policy(retry_min_seconds),
-            ),
-        )
-        made.subscriptions.append(name)
+            )
+            made.subscriptions.append(name)
     for topic, short_name in (
         (dead, dead_letter_subscription(settings)),
         (uploads, settings.pubsub_upload_notifications_subscription),
@@ -113,3 +123,24 @@ def _ensure_subscription(subscriber: pubsub_v1.SubscriberClient, subscription: S
         subscriber.create_subscription(request=subscription)
     except api_exceptions.AlreadyExists:
         return
+
+
+def drop_legacy_subscriptions(
+    settings: Settings, *, subscriber: pubsub_v1.SubscriberClient | None = None
+) -> list[str]:
+    """Delete the per-priority job subscriptions of earlier releases; returns those deleted.
+
+    Their messages go with them: the caller re-announces every QUEUED job afterwards
+    (`queue.service.reannounce_queued_jobs`), so a job whose only message was there is not lost.
+    """
+    subscriber = subscriber or make_subscriber(settings)
+    deleted = []
+    for priority in PRIORITIES_HIGH_FIRST:
+        short_name = legacy_tier_subscription(settings, priority)
+        name = subscriber.subscription_path(settings.pubsub_project, short_name)
+        try:
+            subscriber.delete_subscription(subscription=name)
+        except api_exceptions.NotFound:
+            continue
+        deleted.append(name)
+    return deleted

@@ -7,6 +7,9 @@ here), so the job row, its quota hold and its queue entry become visible togethe
 * on PostgreSQL it issues `pg_notify`, which PostgreSQL delivers only when the transaction
   commits, so an idle worker wakes exactly when the job can be claimed;
 * with `VE_QUEUE=pubsub` it writes an outbox message; the relay publishes it afterwards.
+
+`reannounce_queued_jobs` writes a fresh outbox message for every QUEUED job (after the job
+subscriptions were replaced; a duplicate message costs nothing, the consumer claims by id).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from video_enhancer.config import Settings
-from video_enhancer.models import Job, OutboxMessage, Video
+from video_enhancer.models import Job, JobStatus, OutboxMessage, Video
 
 NOTIFY_CHANNEL = "ve_jobs"
 """PostgreSQL LISTEN/NOTIFY channel; the payload is the job id."""
@@ -45,6 +48,20 @@ def notify_workers(session: Session, payload: str = "") -> None:
     session.execute(select(func.pg_notify(NOTIFY_CHANNEL, payload)))
 
 
+def job_enhancer(job: Job, settings: Settings) -> str:
+    """The enhancer a job runs with; a row from before per-job enhancers runs with the default,
+    as a job asking for nothing would today."""
+    return job.enhancer or settings.resolved_enhancer
+
+
+def reannounce_queued_jobs(session: Session, settings: Settings) -> int:
+    """An outbox message for every QUEUED job, in the caller's transaction; returns how many."""
+    jobs = list(session.scalars(select(Job).where(Job.status == JobStatus.QUEUED).order_by(Job.queue_rank)))
+    for job in jobs:
+        _write_outbox_message(session, job, settings)
+    return len(jobs)
+
+
 def _write_outbox_message(session: Session, job: Job, settings: Settings) -> None:
     video = session.get(Video, job.video_id)
     session.add(
@@ -56,6 +73,7 @@ def _write_outbox_message(session: Session, job: Job, settings: Settings) -> Non
                 "userId": str(job.user_id),
                 "inputPath": video.storage_path if video is not None else None,
                 "priority": job.priority,
+                "enhancer": job_enhancer(job, settings),
             },
             attributes={"jobId": str(job.id)},
         )

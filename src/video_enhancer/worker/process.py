@@ -20,7 +20,11 @@ segment and is handed back to the queue (QUEUED, lease cleared, attempt not coun
 process exits 0. Idle loops wake on PostgreSQL NOTIFY, or poll every `VE_QUEUE_POLL_SECONDS`.
 
 With `VE_QUEUE=pubsub` the claim loops are replaced by the Pub/Sub consumer
-(`queue.pubsub_worker.run_pubsub_worker`), which claims by id and runs the same `JobRunner`.
+(`queue.pubsub_worker.run_pubsub_worker`): it pulls from the subscriptions of the enhancers this
+worker has loaded, claims by id and runs the job with that enhancer's `JobRunner`.
+
+Either way posters and previews (`worker.light_tasks`) are claimed from the database: a poster
+ahead of paid work, a preview only when no job is waiting.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import os
 import signal
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
@@ -50,6 +55,7 @@ from video_enhancer.queue.wakeup import make_wakeup
 from video_enhancer.storage.base import Storage
 from video_enhancer.storage.factory import make_storage
 from video_enhancer.worker.enhancer_report import EnhancerReporter
+from video_enhancer.worker.light_tasks import LightTasks
 from video_enhancer.worker.runner import JobRunner
 from video_enhancer.worker.scratch import remove_abandoned
 
@@ -159,15 +165,15 @@ class WorkerProcess:
     ) -> list[threading.Thread]:
         """Database queue: `concurrency` claim loops. Pub/Sub: the cloud transport's consumer."""
         if self.settings.queue == "pubsub":
-            # Per-enhancer Pub/Sub routing is not built yet: the consumer runs the first enhancer.
-            runner = next(iter(runners.values()))
-            return [self._thread("pubsub", self._pubsub_loop, runner, session_factory, storage)]
+            return [self._thread("pubsub", self._pubsub_loop, runners, session_factory, storage)]
         return [
             self._thread(f"job-loop-{n}", self._job_loop, runners, f"{self.worker_id}/{n}")
             for n in range(self.concurrency)
         ]
 
-    def _pubsub_loop(self, runner: JobRunner, session_factory: Any, storage: Storage) -> None:
+    def _pubsub_loop(self, runners: dict[str, JobRunner], session_factory: Any, storage: Storage) -> None:
+        """The consumer pulls only the subscriptions of the loaded enhancers (`VE_ENHANCERS=auto`:
+        the one `VE_ENHANCER` selects), so a job never runs with an enhancer it did not ask for."""
         from video_enhancer.queue.pubsub_worker import run_pubsub_worker
         from video_enhancer.videos.service import complete_upload_by_key
 
@@ -177,10 +183,11 @@ class WorkerProcess:
         try:
             run_pubsub_worker(
                 settings,
-                lambda: runner,
+                {name: _shared(runner) for name, runner in runners.items()},
                 stop=self.stop_event,
                 session_factory=session_factory,
                 complete_upload=complete_upload_by_key(session_factory, storage, settings),
+                light_work=LightTasks(next(iter(runners.values())), self.worker_id),
             )
         except Exception:
             logger.exception("the Pub/Sub consumer stopped with an error")
@@ -238,7 +245,8 @@ class WorkerProcess:
         Light work first: a completed upload's poster (a second or two) runs ahead of paid work;
         a preview only when no job is waiting."""
         first = next(iter(runners.values()))
-        if self._run_one_poster(first):
+        light = LightTasks(first, lease_owner)
+        if light.run_ahead():
             return True
         try:
             claimed = claim_next_job(
@@ -252,7 +260,7 @@ class WorkerProcess:
             self.stop_event.wait(ERROR_BACKOFF_SECONDS)
             return True
         if claimed is None:
-            return self._run_one_preview(first, lease_owner)
+            return light.run_when_idle()
         runner = runners.get(claimed.enhancer or "", first)
         WORKER_BUSY.inc()
         try:
@@ -265,40 +273,6 @@ class WorkerProcess:
             self.jobs_run += 1
         for reporter in self.reporters:
             reporter.job_finished(claimed.job_id)
-        return True
-
-    def _run_one_poster(self, runner: JobRunner) -> bool:
-        from video_enhancer.thumbnails.service import claim_poster_task, run_poster_task
-
-        try:
-            task = claim_poster_task(runner.session_factory, self.settings.job_lease_seconds)
-        except Exception:
-            logger.exception("claiming a poster task failed")
-            return False
-        if task is None:
-            return False
-        run_poster_task(runner.session_factory, runner.storage, self.settings.worker_scratch_dir, task)
-        return True
-
-    def _run_one_preview(self, runner: JobRunner, lease_owner: str) -> bool:
-        """Previews have the lowest priority: one runs only when no job was waiting."""
-        from video_enhancer.previews.runner import PreviewRunner
-        from video_enhancer.previews.service import claim_next_preview
-
-        try:
-            claimed = claim_next_preview(runner.session_factory, lease_owner, self.settings.job_lease_seconds)
-        except Exception:
-            logger.exception("claiming a preview failed")
-            return False
-        if claimed is None:
-            return False
-        WORKER_BUSY.inc()
-        try:
-            PreviewRunner(runner.settings, runner.session_factory, runner.storage, runner.enhancer).run(
-                claimed
-            )
-        finally:
-            WORKER_BUSY.dec()
         return True
 
     def _maintenance_loop(self, session_factory: Any, storage: Storage) -> None:
@@ -359,6 +333,11 @@ class WorkerProcess:
 
         with session_scope(session_factory) as session:
             prune_expired_keys(session)
+
+
+def _shared(runner: JobRunner) -> Callable[[], JobRunner]:
+    """A factory handing out the one runner of an enhancer (it holds no per-job state)."""
+    return lambda: runner
 
 
 def install_signal_handlers(worker: WorkerProcess) -> None:
