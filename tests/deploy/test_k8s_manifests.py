@@ -66,7 +66,7 @@ def test_custom_resources_have_their_required_fields() -> None:
     assert scaled["spec"]["minReplicaCount"] == 0
     subscriptions = [t["metadata"]["subscriptionName"] for t in scaled["spec"]["triggers"]]
     assert [s.rsplit("/", 1)[1] for s in subscriptions] == [
-        f"video-jobs-subscription-{tier}" for tier in ("pro", "creator", "free")
+        f"video-jobs-subscription-stream-diffvsr-{tier}" for tier in ("pro", "creator", "free")
     ]
     assert all(
         t["type"] == "gcp-pubsub" and t["authenticationRef"]["name"] == "keda-gcp"
