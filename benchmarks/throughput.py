@@ -99,7 +99,7 @@ def make_clip(path: Path, workload: Workload) -> Path:
 def migrate(url: str) -> None:
     config = Config(str(ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(ROOT / "migrations"))
-    config.set_main_option("sqlalchemy.url", url)
+    config.attributes["url"] = url
     command.upgrade(config, "head")
 
 

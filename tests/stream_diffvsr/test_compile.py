@@ -7,6 +7,7 @@ stream at frame 0 with one past it, and for a lone stream.
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from stream_diffvsr.loading import LoadedComponents
@@ -37,6 +38,7 @@ def _run(pipeline: StreamDiffVSRPipeline) -> list[torch.Tensor]:
     return outputs
 
 
+@pytest.mark.slow
 def test_compiled_models_give_the_eager_outputs(components: LoadedComponents) -> None:
     eager = _run(_pipeline(components))
     compiled = _pipeline(components)
