@@ -9,7 +9,7 @@ sampled after the timed rounds (CUDA with pynvml only). "process CPU s/round" is
 process spent per round: on a shared CPU it is the figure that does not depend on the load of
 other processes (with ``--threads 1``, wall time minus waiting for a core).
 
-    python benchmarks/model.py --device cuda                       # the real benchmark
+    python benchmarks/model.py --device cuda --compile off,compile  # the real benchmark
     python benchmarks/model.py --tiny                              # CPU smoke test, tiny models
     python benchmarks/model.py --tiny --sizes tiny-s --dtypes float32 --flow-scales 1.0 \
         --threads 1 --frames 2 --batch-sizes 1,2,4,8,16            # the CPU figures of ADR 0009
@@ -22,6 +22,7 @@ and the process's peak resident set size on CPU (monotone over the whole run).
 from __future__ import annotations
 
 import argparse
+import itertools
 import resource
 import time
 from collections.abc import Callable
@@ -52,6 +53,7 @@ class Result:
     output: str
     dtype: str
     flow_scale: float
+    compile_mode: str
     batch: int
     seconds_per_frame: float
     cpu_seconds_per_frame: float
@@ -78,7 +80,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--flow-batch", type=int, default=None, help="rows per RAFT call (default all)")
     parser.add_argument("--frames", type=int, default=5, help="timed frames after 2 warm-up frames")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: default)")
-    parser.add_argument("--compile", action="store_true", help="torch.compile UNet and ControlNet")
+    parser.add_argument(
+        "--compile", default="off", help="comma list from off,compile,cuda-graphs (VE_MODEL_COMPILE)"
+    )
     return parser.parse_args()
 
 
@@ -93,25 +97,26 @@ def main() -> None:
     models, embed_dim = build(args.tiny, device)
     raft = raft_large(weights=None, progress=False).to(device)
     results = []
-    for dtype_name in args.dtypes.split(","):
-        for scale in (float(s) for s in args.flow_scales.split(",")):
-            pipeline = StreamDiffVSRPipeline(
-                models.unet,
-                models.controlnet,
-                models.vae,
-                build_scheduler(PUBLISHED_SCHEDULER_CONFIG),
-                torch.randn(1, 77, embed_dim),
-                RaftFlow(raft, flow_scale=scale),
-                device=device,
-                dtype=DTYPES[dtype_name],
-                flow_batch=args.flow_batch,
-            )
-            if args.compile:
-                pipeline.enable_compile()
-            for size in sizes:
-                for batch in batch_sizes(args):
-                    results.append(measure(pipeline, size, dtype_name, scale, batch, args.frames))
-                    print(format_row(results[-1]), flush=True)
+    for dtype_name, scale, compile_mode in itertools.product(
+        args.dtypes.split(","), (float(s) for s in args.flow_scales.split(",")), args.compile.split(",")
+    ):
+        pipeline = StreamDiffVSRPipeline(
+            models.unet,
+            models.controlnet,
+            models.vae,
+            build_scheduler(PUBLISHED_SCHEDULER_CONFIG),
+            torch.randn(1, 77, embed_dim),
+            RaftFlow(raft, flow_scale=scale),
+            device=device,
+            dtype=DTYPES[dtype_name],
+            flow_batch=args.flow_batch,
+        )
+        if compile_mode != "off":
+            pipeline.enable_compile(cuda_graphs=compile_mode == "cuda-graphs", max_batch=16)
+        for size in sizes:
+            for batch in batch_sizes(args):
+                results.append(measure(pipeline, size, dtype_name, scale, compile_mode, batch, args.frames))
+                print(format_row(results[-1]), flush=True)
     print_table(results, device, args)
 
 
@@ -127,7 +132,13 @@ def build(tiny: bool, device: torch.device) -> tuple[DenoisingModels, int]:
 
 
 def measure(
-    pipeline: StreamDiffVSRPipeline, size: str, dtype: str, scale: float, batch: int, frames: int
+    pipeline: StreamDiffVSRPipeline,
+    size: str,
+    dtype: str,
+    scale: float,
+    compile_mode: str,
+    batch: int,
+    frames: int,
 ) -> Result:
     height, width = SIZES[size]
     videos = [
@@ -148,7 +159,9 @@ def measure(
     cpu_seconds = (time.process_time() - start_cpu) / frames
     output = f"{width * 4}x{height * 4}"
     memory = peak_gib(pipeline.device)
-    return Result(size, output, dtype, scale, batch, seconds, cpu_seconds, memory, busy(pipeline.device))
+    return Result(
+        size, output, dtype, scale, compile_mode, batch, seconds, cpu_seconds, memory, busy(pipeline.device)
+    )
 
 
 def busy(device: torch.device) -> float | None:
@@ -183,8 +196,9 @@ def format_row(r: Result) -> str:
     flow = "full (reference)" if r.flow_scale == 1.0 else f"x{r.flow_scale:g} (non-ref)"
     busy_text = "n/a" if r.busy_percent is None else f"{r.busy_percent:.0f}%"
     return (
-        f"| {r.size} | {r.output} | {r.dtype} | {flow} | {r.batch} | {r.seconds_per_frame:.3f} "
-        f"| {r.fps_total:.2f} | {r.cpu_seconds_per_frame:.3f} | {r.peak_gib:.2f} | {busy_text} |"
+        f"| {r.size} | {r.output} | {r.dtype} | {flow} | {r.compile_mode} | {r.batch} "
+        f"| {r.seconds_per_frame:.3f} | {r.fps_total:.2f} | {r.cpu_seconds_per_frame:.3f} "
+        f"| {r.peak_gib:.2f} | {busy_text} |"
     )
 
 
@@ -192,13 +206,13 @@ def print_table(results: list[Result], device: torch.device, args: argparse.Name
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     print(
         f"\nStream-DiffVSR, {name}, {'tiny' if args.tiny else 'full-size'} random weights, "
-        f"{args.frames} timed frames, compile={args.compile}"
+        f"{args.frames} timed frames"
     )
     print(
-        "| size | output | dtype | flow | batch | s/frame/stream | fps total | process CPU s/round "
-        "| peak GiB | GPU busy |"
+        "| size | output | dtype | flow | compile | batch | s/frame/stream | fps total "
+        "| process CPU s/round | peak GiB | GPU busy |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(format_row(r))
 

@@ -109,13 +109,41 @@ class StreamDiffVSRPipeline:
     def timesteps(self) -> list[int]:
         return [int(t) for t in self.scheduler.timesteps]
 
-    def enable_compile(self, **compile_options: Any) -> None:
-        """Compile UNet and ControlNet with torch.compile (first frames of each size are slow)."""
-        self._unet_call = torch.compile(self.unet, **compile_options)
-        self._controlnet_call = torch.compile(self.controlnet, **compile_options)
+    def enable_compile(self, *, cuda_graphs: bool = False, max_batch: int = 16) -> None:
+        """Compile UNet and ControlNet with torch.compile and static shapes.
+
+        One graph per input shape: per batch size for the UNet, and per number of rows past
+        frame 0 for the ControlNet, so the first frames of each size are slow. The recompile
+        limit is raised to hold a graph for every batch size up to ``max_batch``. With
+        ``cuda_graphs`` (CUDA only; ignored elsewhere) each graph is replayed as a CUDA graph,
+        which removes the per-kernel launch cost that dominates at small frame sizes.
+        """
+        import torch._dynamo
+
+        limit = 2 * max_batch + 2  # UNet and ControlNet shapes per frame size
+        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, limit)
+        mode = "reduce-overhead" if cuda_graphs and self.device.type == "cuda" else None
+        self._unet_call = torch.compile(self.unet, dynamic=False, mode=mode)
+        self._controlnet_call = torch.compile(self.controlnet, dynamic=False, mode=mode)
 
     def new_state(self, seed: int | None = None) -> StreamState:
         return StreamState.start(seed)
+
+    def new_state_at(self, seed: int, frame_index: int, height: int, width: int) -> StreamState:
+        """A stream that starts cold at frame ``frame_index`` of a ``height`` x ``width`` video.
+
+        Its noise continues where the uninterrupted stream of ``seed`` stands at that frame
+        (the generator has made the draws of frames 0 .. frame_index - 1), so a video split
+        into such streams differs from the unsplit run only by the history each one lacks.
+        """
+        if frame_index < 0:
+            raise InputError(f"frame_index must be >= 0, got {frame_index}")
+        state = StreamState.start(seed)
+        skipped = torch.empty((1, LATENT_CHANNELS, height, width))
+        for _ in range(frame_index):
+            skipped.normal_(generator=state.generator)
+        state.frame_index = frame_index
+        return state
 
     def check_inputs(self, lr_frame: Tensor, state: StreamState, latents: Tensor | None) -> None:
         """Raise :class:`InputError` / :class:`StateError` instead of silently fixing input."""

@@ -15,12 +15,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import torch
 from torch import Tensor
 
 from .errors import InputError
-from .pipeline import LATENT_CHANNELS, StreamDiffVSRPipeline
-from .state import StreamState
+from .pipeline import StreamDiffVSRPipeline
 
 
 @dataclass(frozen=True)
@@ -54,7 +52,8 @@ def upscale_split(
     max_batch: int = 8,
 ) -> list[Tensor]:
     """The outputs of ``frames`` with every segment a stream of its own, batched together."""
-    states = [_state_at(seed, segment.first, frames[0]) for segment in segments]
+    height, width = frames[0].shape[-2:]
+    states = [pipeline.new_state_at(seed, segment.first, height, width) for segment in segments]
     cursors = [segment.first for segment in segments]
     outputs: dict[int, Tensor] = {}
     while active := [i for i, segment in enumerate(segments) if cursors[i] < segment.stop]:
@@ -76,12 +75,3 @@ def seam(unsplit: Sequence[Tensor], split: Sequence[Tensor], segments: Sequence[
         sum(float((unsplit[c.start + k] - split[c.start + k]).abs().mean()) for c in cuts) / len(cuts)
         for k in range(length)
     ]
-
-
-def _state_at(seed: int, frame_index: int, frame: Tensor) -> StreamState:
-    """A fresh stream whose noise continues where the unsplit run's stands at ``frame_index``."""
-    state = StreamState.start(seed)
-    shape = (1, LATENT_CHANNELS, *frame.shape[-2:])
-    for _ in range(frame_index):
-        torch.randn(shape, generator=state.generator)
-    return state

@@ -48,6 +48,7 @@ class StreamState:
 
     generator: torch.Generator = field(default_factory=lambda: seeded_generator(None))
     frame_index: int = 0
+    """Position in the video of the next frame (a stream may start cold mid-video)."""
     previous_lr: Tensor | None = None
     """Previous low-res frame (1, 3, h, w), float32, [-1, 1]."""
     previous_hr: Tensor | None = None
@@ -92,8 +93,9 @@ class StreamState:
         except (KeyError, ValueError, RuntimeError) as exc:
             raise StateError(f"corrupt streaming state: {exc}") from exc
         previous = [tensors.get(name) for name in ("previous_lr", "previous_hr")]
-        if frame_index > 0 and any(t is None for t in previous):
-            raise StateError(f"state at frame {frame_index} lacks the previous frame tensors")
+        # A stream started cold mid-video has a frame index but no history yet: both or neither.
+        if (previous[0] is None) != (previous[1] is None):
+            raise StateError(f"state at frame {frame_index} has only one of the previous frame tensors")
         lr, hr = (None if t is None else t.to(device) for t in previous)
         return cls(generator=generator, frame_index=frame_index, previous_lr=lr, previous_hr=hr)
 

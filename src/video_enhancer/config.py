@@ -20,7 +20,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 if TYPE_CHECKING:
     from video_enhancer.enhancers.registry import EnhancerChoice
-from video_enhancer.enhance_options import ENHANCE_DEFAULTS, ModelDtype, StreamDiffVSROptions
+from video_enhancer.enhance_options import ENHANCE_DEFAULTS, ModelCompile, ModelDtype, StreamDiffVSROptions
 from video_enhancer.secrets_file import MIN_SECRET_BYTES, generated_secrets
 
 Environment = Literal["development", "test", "production"]
@@ -217,6 +217,17 @@ class Settings(BaseSettings):
         description="Jobs a stream-diffvsr worker runs at once on its device, batched frame by frame "
         "through one model thread (1: one job at a time, no batching).",
     )
+    split_videos: bool = Field(
+        True,
+        description="With `VE_WORKER_GPU_STREAMS` > 1: run the segments of one video as parallel streams "
+        "in the batch rows no other job fills (a long video alone on a GPU fills the batch by itself).",
+    )
+    segment_warmup_frames: int = Field(
+        8,
+        ge=0,
+        description="Frames a split video's stream enhances and discards before its first segment, "
+        "to rebuild the model's history and hide the seam (ADR 0009).",
+    )
     worker_id: str | None = Field(None, description="Worker name in leases and logs (default: host and pid).")
     worker_metrics_port: int = Field(9100, description="Port of the worker's /metrics, /healthz and /readyz.")
     worker_metrics_host: str = Field(
@@ -271,8 +282,26 @@ class Settings(BaseSettings):
         _MODEL_DEFAULTS.dtype,
         description="Precision of UNet, ControlNet and autoencoder (RAFT and the scheduler stay fp32).",
     )
+    flow_scale: float = Field(
+        _MODEL_DEFAULTS.flow_scale,
+        gt=0,
+        le=1,
+        description="Stream-DiffVSR's optical flow at this fraction of the output size (1: the reference; "
+        "0.5 needs a quarter of the flow memory and time, not the reference output).",
+    )
+    model_compile: ModelCompile = Field(
+        _MODEL_DEFAULTS.compile_mode,
+        description="`compile`: torch.compile UNet and ControlNet with static shapes (one graph per batch "
+        "size; the first frames of each are slow); `cuda-graphs`: the same, replayed as CUDA graphs "
+        "(CUDA only, else as `compile`); `off`: eager.",
+    )
     encoder: str = Field(
         ENHANCE_DEFAULTS.encoder, description="Video encoder: `libx264`, or `h264_nvenc` when present."
+    )
+    encoder_priority: Literal["size", "speed"] = Field(
+        "size",
+        description="`speed`: encode with the GPU's `h264_nvenc` where it opens (larger files, no CPU "
+        "cost), falling back to `VE_ENCODER`; `size`: always `VE_ENCODER`.",
     )
     encoder_preset: str = Field(ENHANCE_DEFAULTS.preset, description="Encoder preset.")
     encoder_crf: int = Field(
@@ -460,6 +489,8 @@ class Settings(BaseSettings):
             device=self.model_device,
             dtype=self.model_dtype,
             gpu_streams=self.worker_gpu_streams,
+            flow_scale=self.flow_scale,
+            compile_mode=self.model_compile,
         )
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 ModelDtype = Literal["float32", "float16", "bfloat16"]
+ModelCompile = Literal["off", "compile", "cuda-graphs"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,10 @@ class StreamDiffVSROptions:
     dtype: ModelDtype = "float16"
     gpu_streams: int = 1
     """Jobs whose frames share the model's forward passes (`VE_WORKER_GPU_STREAMS`)."""
+    flow_scale: float = 1.0
+    """Optical flow at this fraction of the output size (`VE_FLOW_SCALE`; 1 is the reference)."""
+    compile_mode: ModelCompile = "off"
+    """torch.compile of UNet and ControlNet (`VE_MODEL_COMPILE`)."""
 
     @property
     def has_weights(self) -> bool:

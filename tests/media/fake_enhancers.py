@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -85,3 +86,48 @@ class BrokenEnhancer:
 
     def open_session(self, in_size: Size, out_size: Size, state: bytes | None = None) -> EnhancerSession:
         return _BrokenSession(out_size, self.mode)
+
+
+@dataclass
+class ParallelCountingEnhancer(CountingEnhancer):
+    """A counting enhancer with batch rows to spare: the pipeline may split a video into lanes.
+
+    Its state is the index of the next frame, so a lane started at frame N says so; its pictures
+    do not depend on the history, so a split run gives the unsplit run's frames.
+    """
+
+    name: str = "parallel-counting"
+    streams: int = 3
+    opened_at: list[int] = field(default_factory=list)
+    frames_enhanced: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def idle_streams(self) -> int:
+        return self.streams
+
+    def open_session(self, in_size: Size, out_size: Size, state: bytes | None = None) -> EnhancerSession:
+        with self._lock:
+            self.opened_with.append(state)
+        return _CountedSession(self, _Session(self, out_size, int(state) if state else 0))
+
+    def open_session_at(self, in_size: Size, out_size: Size, frame_index: int) -> EnhancerSession:
+        with self._lock:
+            self.opened_at.append(frame_index)
+        return _CountedSession(self, _Session(self, out_size, frame_index))
+
+
+class _CountedSession:
+    def __init__(self, owner: ParallelCountingEnhancer, inner: _Session) -> None:
+        self._owner = owner
+        self._inner = inner
+
+    def enhance(self, frame: Frame) -> Frame:
+        with self._owner._lock:
+            self._owner.frames_enhanced += 1
+        return self._inner.enhance(frame)
+
+    def state(self) -> bytes:
+        return self._inner.state()
+
+    def close(self) -> None:
+        self._inner.close()

@@ -83,3 +83,24 @@ class Enhancer(Protocol):
     def open_session(self, in_size: Size, out_size: Size, state: bytes | None = None) -> EnhancerSession:
         """Start enhancing frames of ``in_size`` into ``out_size``, optionally resuming ``state``."""
         ...
+
+
+@runtime_checkable
+class ParallelEnhancer(Enhancer, Protocol):
+    """An enhancer that batches several sessions on one device and can start one mid-video.
+
+    The media pipeline uses it to split one long video into lanes run at once (see
+    ``media.segments.plan_lanes``) when the enhancer has room for more streams.
+    """
+
+    def idle_streams(self) -> int:
+        """How many more sessions would share the device's forward passes now (at least 1)."""
+        ...
+
+    def open_session_at(self, in_size: Size, out_size: Size, frame_index: int) -> EnhancerSession:
+        """A session that enhances frame ``frame_index`` of a video next, without its history.
+
+        What does not depend on the history (a seeded noise stream, say) is as it would be at
+        that frame of an uninterrupted run, so only the missing history makes the difference.
+        """
+        ...

@@ -80,6 +80,11 @@ class BatchingEngine:
             self._open.add(session)
         return session
 
+    def idle_rows(self) -> int:
+        """Rows of a full batch that no open session fills now."""
+        with self._condition:
+            return max(0, self.max_batch - len(self._open))
+
     def close(self) -> None:
         """Stop the thread after the requests already queued. Idempotent."""
         with self._condition:

@@ -9,7 +9,9 @@ With ``gpu_streams == 1`` sessions of one enhancer must not run concurrently (th
 shared); the worker runs one job at a time. With ``gpu_streams > 1`` every session goes through
 one :class:`~video_enhancer.enhancers.batching.BatchingEngine`, whose thread owns the model and
 enhances the next frame of up to ``gpu_streams`` sessions in one forward pass: sessions may then
-be used from as many threads at once.
+be used from as many threads at once, and the media pipeline may split one video into lanes
+that fill the idle rows (``idle_streams``, ``open_session_at``: a
+:class:`~video_enhancer.enhancers.base.ParallelEnhancer`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from video_enhancer.enhancers.registry import EnhancerUnavailableError
 SCALE = 4
 DEFAULT_SEED = 42
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+COMPILE_MODES = ("off", "compile", "cuda-graphs")
 
 
 class StreamDiffVSRSession:
@@ -86,6 +89,7 @@ class StreamDiffVSREnhancer:
         flow_scale: float = 1.0,
         gpu_streams: int = 1,
         batch_wait_s: float = DEFAULT_MAX_WAIT_S,
+        compile_mode: str = "off",
     ) -> None:
         if gpu_streams < 1:
             raise EnhancerError(f"gpu_streams must be at least 1, got {gpu_streams}.")
@@ -94,6 +98,10 @@ class StreamDiffVSREnhancer:
             raise EnhancerUnavailableError("Stream-DiffVSR needs a model folder or a hub id.")
         if dtype not in DTYPES:
             raise EnhancerError(f"Unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}.")
+        if compile_mode not in COMPILE_MODES:
+            raise EnhancerError(
+                f"Unknown compile mode {compile_mode!r}; choose one of {', '.join(COMPILE_MODES)}."
+            )
         self.device = resolve_device(device)
         self._seed = seed
         try:
@@ -108,17 +116,33 @@ class StreamDiffVSREnhancer:
             raise EnhancerUnavailableError(
                 "The Stream-DiffVSR weights could not be loaded.", detail=str(exc)
             ) from exc
+        if compile_mode != "off":
+            self.pipeline.enable_compile(cuda_graphs=compile_mode == "cuda-graphs", max_batch=gpu_streams)
         self.engine = (
             BatchingEngine(self.pipeline, max_batch=gpu_streams, max_wait_s=batch_wait_s)
             if gpu_streams > 1
             else None
         )
 
+    def idle_streams(self) -> int:
+        """Sessions that would join the batch now without waiting for a row (1 when unbatched)."""
+        return 1 if self.engine is None else max(1, self.engine.idle_rows())
+
     def open_session(self, in_size: Size, out_size: Size, state: bytes | None = None) -> EnhancerSession:
+        stream_state = self._restore(state) if state else self.pipeline.new_state(self._seed)
+        return self._open(in_size, out_size, stream_state)
+
+    def open_session_at(self, in_size: Size, out_size: Size, frame_index: int) -> EnhancerSession:
+        """A cold session at ``frame_index``: the seeded noise of that frame, no previous frame."""
+        width, height = in_size
+        return self._open(
+            in_size, out_size, self.pipeline.new_state_at(self._seed, frame_index, height, width)
+        )
+
+    def _open(self, in_size: Size, out_size: Size, stream_state: StreamState) -> EnhancerSession:
         width, height = in_size
         if out_size != (width * SCALE, height * SCALE):
             raise EnhancerError(f"Stream-DiffVSR upscales x{SCALE}: {in_size} cannot give {out_size}.")
-        stream_state = self._restore(state) if state else self.pipeline.new_state(self._seed)
         try:
             # Size rules (multiple of 4, RAFT minimum, same size as the saved state) fail here
             # rather than on the first frame.

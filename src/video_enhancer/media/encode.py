@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import io
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from fractions import Fraction
+from functools import cache
 from pathlib import Path
 from typing import cast
 
@@ -31,7 +33,9 @@ from video_enhancer.media.errors import EncodeFailed, EncoderUnavailable
 # FFmpeg's values for BT.709 primaries / transfer / matrix and limited ("tv") range.
 BT709 = 1
 TV_RANGE = 1
+NVENC = "h264_nvenc"
 _NVENC_PRESETS = {f"p{n}" for n in range(1, 8)}
+_PROBE_SIZE = 256  # NVENC refuses pictures smaller than about 145x49
 _OUTPUT_RESIZE = Interpolation.LANCZOS
 _CONVERT_ONLY = Interpolation.BILINEAR
 
@@ -47,11 +51,44 @@ class EncoderSettings:
 
     def codec_options(self) -> dict[str, str]:
         # forced-idr: a frame marked I (a segment start) becomes an IDR frame, where pieces are cut.
-        if self.codec == "h264_nvenc":
+        if self.codec == NVENC:
             # NVENC has no CRF; constant quality (cq) in VBR mode is its equivalent.
             preset = self.preset if self.preset in _NVENC_PRESETS else "p6"
             return {"preset": preset, "rc": "vbr", "cq": str(self.crf), "b": "0", "forced-idr": "1"}
         return {"preset": self.preset, "crf": str(self.crf), "forced-idr": "1"}
+
+
+def choose_encoder(
+    settings: EncoderSettings, prefer_speed: bool, opens: Callable[[str], bool] | None = None
+) -> EncoderSettings:
+    """``settings``, or the GPU's ``h264_nvenc`` when speed is preferred and it opens here.
+
+    Asked for speed, a machine whose FFmpeg has NVENC and whose GPU lets it open encodes there
+    (no CPU cost; larger files at the same quality). Anywhere else (no NVIDIA GPU, a driver
+    without NVENC, sessions exhausted) the configured CPU encoder stays. ``opens`` tells whether
+    an encoder can be opened (default: :func:`encoder_opens`).
+    """
+    if not prefer_speed or settings.codec == NVENC:
+        return settings
+    return replace(settings, codec=NVENC) if (opens or encoder_opens)(NVENC) else settings
+
+
+@cache
+def encoder_opens(codec: str) -> bool:
+    """Whether ``codec`` is in this FFmpeg build and opens here (a GPU encoder needs its GPU)."""
+    host = av.open(io.BytesIO(), mode="w", format="mp4")
+    try:
+        stream = cast(av.VideoStream, host.add_stream(codec, rate=25))
+        stream.width, stream.height, stream.pix_fmt = _PROBE_SIZE, _PROBE_SIZE, "yuv420p"
+        host.start_encoding()
+    except (av.FFmpegError, ValueError, OSError):
+        return False
+    finally:
+        try:
+            host.close()
+        except (av.FFmpegError, ValueError, OSError):
+            pass  # a stream that never opened has nothing to flush
+    return True
 
 
 def check_encoder(settings: EncoderSettings) -> None:

@@ -9,7 +9,9 @@
    under the user's lock, or the job fails with QUOTA_EXCEEDED and nothing is charged
    (`jobs.lifecycle.hold_measured_minutes`);
 3. enhance through the media pipeline with a storage-backed checkpoint, so a job whose worker
-   died resumes at its last finished segment on any worker;
+   died resumes on any worker and computes only the segments not finished; on a batching
+   worker (`VE_WORKER_GPU_STREAMS` > 1) a video alone there runs as several streams
+   (`VE_SPLIT_VIDEOS`, `VE_SEGMENT_WARMUP_FRAMES`; ADR 0009);
 4. verify the output (OUTPUT_VERIFICATION_FAILED otherwise) and measure its fidelity to the
    source (`media.quality`): an absurd one (noise, swapped colours, black) fails the job with
    OUTPUT_REJECTED before anything is stored or charged, counted in `ve_outputs_rejected_total`;
@@ -55,7 +57,7 @@ from video_enhancer.jobs.lifecycle import (
     retry_job,
 )
 from video_enhancer.logging import job_id_var, request_id_var, user_id_var
-from video_enhancer.media.encode import EncoderSettings
+from video_enhancer.media.encode import EncoderSettings, choose_encoder
 from video_enhancer.media.errors import MediaError, PipelineStopped
 from video_enhancer.media.limits import MediaLimits
 from video_enhancer.media.pipeline import PipelineConfig, PipelineResult, run_pipeline
@@ -373,14 +375,17 @@ class JobRunner:
         return result
 
     def _pipeline_config(self, facts: _JobFacts) -> PipelineConfig:
+        """The job's pipeline; a video may take every batch row no other job fills (`max_lanes`)."""
+        settings = self.settings
+        encoder = EncoderSettings(
+            codec=settings.encoder, preset=settings.encoder_preset, crf=settings.encoder_crf
+        )
         return PipelineConfig(
             max_height=facts.max_output_height,
-            segment_seconds=self.settings.segment_seconds,
-            encoder=EncoderSettings(
-                codec=self.settings.encoder,
-                preset=self.settings.encoder_preset,
-                crf=self.settings.encoder_crf,
-            ),
+            segment_seconds=settings.segment_seconds,
+            encoder=choose_encoder(encoder, prefer_speed=settings.encoder_priority == "speed"),
+            max_lanes=settings.worker_gpu_streams if settings.split_videos else 1,
+            warmup_frames=settings.segment_warmup_frames,
         )
 
     def _upload(self, facts: _JobFacts, result: PipelineResult) -> int:
