@@ -25,14 +25,18 @@ def register(subparsers: Any) -> None:
     download.add_argument("name", choices=list(PUBLISHED_WEIGHTS))
     download.add_argument("--dir", help="where to put it (default: VE_MODELS_DIR)")
     download.add_argument("--url", help="fetch from this address instead (a mirror)")
-    download.add_argument("--sha256", help="expected digest, for a file with none recorded")
+    download.add_argument(
+        "--sha256", help="expected digest instead of the recorded one (a mirror's re-packed file)"
+    )
     download.set_defaults(handler=download_command)
 
 
 def list_command(args: argparse.Namespace) -> int:
     for weights in PUBLISHED_WEIGHTS.values():
-        checksum = weights.sha256 or "no recorded checksum: pass --sha256"
-        print(f"{weights.enhancer}: {weights.filename} from {weights.source} ({weights.licence}); {checksum}")
+        print(
+            f"{weights.enhancer}: {weights.filename}, {weights.size_bytes} bytes, from {weights.source} "
+            f"({weights.licence}); sha256 {weights.sha256}"
+        )
     return 0
 
 
