@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 import av
@@ -10,7 +11,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from media.clips import BLACK_START, CFR, PHONE_PORTRAIT, ClipLibrary, run_ffmpeg
+from media.clips import (
+    BLACK_START,
+    CFR,
+    PCM_MOV,
+    PHONE_PORTRAIT,
+    SURROUND,
+    VFR,
+    ClipLibrary,
+    ClipSpec,
+    run_ffmpeg,
+    with_name,
+)
 from media.fake_enhancers import BrokenEnhancer
 from video_enhancer.cli.enhance import add_enhance_parser
 from video_enhancer.enhancers.lanczos import LanczosEnhancer
@@ -21,6 +33,7 @@ from video_enhancer.media.preview import PreviewSpanInvalid, choose_start, make_
 from video_enhancer.media.probe import probe
 from video_enhancer.media.quality import measure_fidelity, psnr, ssim
 
+VFR_AUDIO = with_name(replace(VFR, audio_channels=2, audio_codec="libopus", container="mkv"), "vfr-opus")
 CONFIG = PipelineConfig(max_height=128, encoder=EncoderSettings(preset="ultrafast", crf=18))
 
 
@@ -143,3 +156,30 @@ def test_a_span_of_a_clip_without_sound_stays_silent(clips: ClipLibrary, tmp_pat
     info = probe(clips.get(BLACK_START).path)
     result = make_preview(info, tmp_path / "s.mp4", LanczosEnhancer(), CONFIG, seconds=1.0, start_s=2.0)
     assert probe(result.files.before).audio == probe(result.files.after).audio == ()
+
+
+@pytest.mark.parametrize(("spec", "channels"), [(SURROUND, 6), (PCM_MOV, 2), (VFR_AUDIO, 2)])
+def test_a_span_keeps_the_sound_of_other_layouts_and_codecs(
+    clips: ClipLibrary, tmp_path: Path, spec: ClipSpec, channels: int
+) -> None:
+    info = probe(clips.get(spec).path)
+    result = make_preview(info, tmp_path / "a.mp4", LanczosEnhancer(), CONFIG, seconds=0.6, start_s=0.3)
+    for path in (result.files.before, result.files.after):
+        clip = probe(path)
+        [track] = clip.audio
+        assert (track.codec, track.channels) == ("aac", channels)
+        end = float(clip.video.end_pts * clip.video.time_base)
+        assert track.end_s == pytest.approx(end, abs=0.03)
+
+
+def test_a_variable_frame_rate_span_keeps_its_timestamps(clips: ClipLibrary, tmp_path: Path) -> None:
+    info = probe(clips.get(VFR).path)  # 12 fps, then 6 fps from 1 s
+    result = make_preview(info, tmp_path / "v.mp4", LanczosEnhancer(), CONFIG, seconds=1.0, start_s=0.5)
+    video = info.video
+    source = [(pts - video.first_pts) * video.time_base for pts in video.frame_pts]
+    origin = next(t for t in source if t >= 0.5)
+    expected = [t - origin for t in source if origin <= t < 1.5]
+    for path in (result.files.before, result.files.after):
+        clip = probe(path).video
+        times = [(pts - clip.first_pts) * clip.time_base for pts in clip.frame_pts]
+        assert [round(float(t), 3) for t in times] == [round(float(t), 3) for t in expected]

@@ -35,7 +35,7 @@ from PIL import Image
 from video_enhancer.enhancers.base import Enhancer, Frame, Size
 from video_enhancer.media.audio import AudioFitter, output_format
 from video_enhancer.media.decode import DecodedFrame, iter_frames
-from video_enhancer.media.encode import EncoderSettings
+from video_enhancer.media.encode import BT709, TV_RANGE, EncoderSettings
 from video_enhancer.media.errors import DecodeFailed, MediaError
 from video_enhancer.media.join import Piece, join_pieces
 from video_enhancer.media.pipeline import PipelineConfig, PipelineResult, run_pipeline
@@ -154,7 +154,12 @@ def _video_stream(
 ) -> av.VideoStream:
     stream = cast(av.VideoStream, container.add_stream(codec, rate=rate, options=options))
     stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
-    stream.time_base = time_base
+    # The encoder counts in the timeline's time base, not in frame intervals: a variable frame
+    # rate keeps its timestamps (at 1/rate, close frames of a phone clip would collide).
+    stream.time_base = stream.codec_context.time_base = time_base
+    context = stream.codec_context
+    context.color_primaries = context.color_trc = context.colorspace = BT709
+    context.color_range = TV_RANGE  # tagged like the job's output (`media.encode`)
     return stream
 
 
