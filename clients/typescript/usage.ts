@@ -72,6 +72,29 @@ export async function enhance(client: Client, accessToken: string, file: Blob): 
   return video.data.downloadUrl;
 }
 
+// Upload with autoStart false, look at the free preview (signed like any output), then start the
+// job with the options the user picked.
+export async function previewThenStart(client: Client, accessToken: string, videoId: string): Promise<number | null> {
+  const headers = { Authorization: `Bearer ${accessToken}` };
+  const path = { videoId };
+  const asked = await client.POST("/videos/{videoId}/preview", { headers, params: { path }, body: { startSeconds: 2 } });
+  if (asked.error) raise(asked.error);
+  const video = await client.GET("/videos/{videoId}", { headers, params: { path } });
+  if (video.error) raise(video.error);
+  const preview: Schemas["PreviewOut"] | undefined = video.data.previews[0];
+  const signed: string | null = preview?.contentCredentials?.validationState ?? null;
+  console.log(preview?.afterUrl, preview?.quality?.psnrDb, preview?.outputHeight, signed);
+  const body = { enhancer: "realesr-general-x4v3" as const, outputHeight: 720 };
+  const started = await client.POST("/videos/{videoId}/jobs", { headers, params: { path }, body });
+  if (started.error) {
+    if (started.error.error.code === "PLAN_LIMIT") return null;
+    raise(started.error);
+  }
+  const enhancer: EnhancerName | null = started.data.enhancer;
+  console.log(enhancer);
+  return started.data.outputHeight;
+}
+
 async function follow(client: Client, headers: Record<string, string>, jobId: string): Promise<JobStatus> {
   for (;;) {
     const { data, error } = await client.GET("/jobs/{jobId}", { headers, params: { path: { jobId } } });

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections.abc import Iterator
 from functools import partial
@@ -74,11 +75,18 @@ def test_a_failed_download_says_so(
     assert list((tmp_path / "models").iterdir()) == []
 
 
-def test_a_model_without_a_recorded_checksum_needs_one(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("name", list(PUBLISHED_WEIGHTS))
+def test_every_published_file_is_checked_against_its_recorded_digest(
+    name: str, file_server: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert _run(["models", "download", "realesr-animevideov3", "--dir", str(tmp_path)]) == 1
-    assert "pass the expected SHA-256" in capsys.readouterr().err
+    weights = PUBLISHED_WEIGHTS[name]
+    assert re.fullmatch(r"[0-9a-f]{64}", weights.sha256) and weights.size_bytes > 0
+    folder = tmp_path / "models"
+    argv = ["models", "download", name, "--dir", str(folder), "--url", f"{file_server}/weights.pth"]
+    assert _run(argv) == 1
+    error = capsys.readouterr().err
+    assert "WEIGHTS_CHECKSUM_MISMATCH" in error and weights.sha256 in error
+    assert list(folder.iterdir()) == []
 
 
 def test_list_names_every_published_file_with_its_source_and_licence(
@@ -87,4 +95,4 @@ def test_list_names_every_published_file_with_its_source_and_licence(
     assert _run(["models", "list"]) == 0
     out = capsys.readouterr().out
     for weights in PUBLISHED_WEIGHTS.values():
-        assert weights.filename in out and weights.licence in out
+        assert weights.filename in out and weights.licence in out and weights.sha256 in out

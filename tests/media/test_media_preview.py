@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from PIL import Image
 
-from media.clips import BLACK_START, CFR, PHONE_PORTRAIT, ClipLibrary
+from media.clips import (
+    BLACK_START,
+    CFR,
+    PCM_MOV,
+    PHONE_PORTRAIT,
+    SURROUND,
+    VFR,
+    ClipLibrary,
+    ClipSpec,
+    run_ffmpeg,
+    with_name,
+)
 from media.fake_enhancers import BrokenEnhancer
 from video_enhancer.cli.enhance import add_enhance_parser
 from video_enhancer.enhancers.lanczos import LanczosEnhancer
@@ -20,6 +33,7 @@ from video_enhancer.media.preview import PreviewSpanInvalid, choose_start, make_
 from video_enhancer.media.probe import probe
 from video_enhancer.media.quality import measure_fidelity, psnr, ssim
 
+VFR_AUDIO = with_name(replace(VFR, audio_channels=2, audio_codec="libopus", container="mkv"), "vfr-opus")
 CONFIG = PipelineConfig(max_height=128, encoder=EncoderSettings(preset="ultrafast", crf=18))
 
 
@@ -92,3 +106,80 @@ def test_a_broken_enhancer_scores_far_below_lanczos(clips: ClipLibrary, tmp_path
     broken = measure_fidelity(info, probe(bad.output))
     assert honest.psnr_db > 25 and honest.ssim > 0.9
     assert broken.psnr_db < 15
+
+
+def _flash_and_beep_clip(path: Path) -> Path:
+    """4 s, 10 fps: black, one white frame at 2.0 s; silence, a 1 kHz beep from 2.0 s (AAC)."""
+    video = "color=c=black:s=64x48:r=10,drawbox=c=white:t=fill:enable='between(t,2.0,2.05)'"
+    audio = "aevalsrc='if(between(t,2.0,2.2),0.8*sin(2*PI*1000*t),0)':s=48000:c=stereo"
+    args = ["-f", "lavfi", "-i", video, "-f", "lavfi", "-i", audio, "-t", "4", "-map", "0:v", "-map", "1:a"]
+    codecs = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac"]
+    run_ffmpeg([*args, *codecs, str(path)])
+    return path
+
+
+def _flash_s(path: Path) -> float:
+    info = probe(path)
+    bright = next(f for f in iter_frames(info, (info.video.width, info.video.height)) if f.image.mean() > 128)
+    return float((bright.pts - info.video.first_pts) * bright.time_base)
+
+
+def _beep_s(path: Path) -> float:
+    """When the sound first rises above a tenth of full scale, on the file's timeline."""
+    with av.open(str(path)) as container:
+        for frame in container.decode(audio=0):
+            samples = np.abs(frame.to_ndarray()).max(axis=0)
+            loud = np.flatnonzero(samples > 0.1)
+            if loud.size:
+                assert frame.pts is not None and frame.time_base is not None
+                return float(frame.pts * frame.time_base) + int(loud[0]) / frame.sample_rate
+    raise AssertionError(f"{path.name} is silent")
+
+
+def test_both_clips_carry_the_span_of_the_source_audio_in_sync(tmp_path: Path) -> None:
+    info = probe(_flash_and_beep_clip(tmp_path / "flash.mp4"))
+    result = make_preview(info, tmp_path / "p.mp4", LanczosEnhancer(), CONFIG, seconds=2.0, start_s=1.0)
+    for path in (result.files.before, result.files.after):
+        clip = probe(path)
+        [track] = clip.audio
+        assert track.codec == "aac" and track.channels == 2  # encoded like the full job's
+        duration = float((clip.video.end_pts - clip.video.first_pts) * clip.video.time_base)
+        assert duration == pytest.approx(2.0)
+        assert track.end_s - track.start_s == pytest.approx(duration, abs=0.03)
+        # The flash and the beep are 1.0 s into the span, together (within 10 ms).
+        assert _flash_s(path) == pytest.approx(1.0)
+        assert _beep_s(path) == pytest.approx(1.0, abs=0.01)
+    assert _beep_s(result.files.before) == pytest.approx(_beep_s(result.files.after), abs=0.001)
+
+
+def test_a_span_of_a_clip_without_sound_stays_silent(clips: ClipLibrary, tmp_path: Path) -> None:
+    info = probe(clips.get(BLACK_START).path)
+    result = make_preview(info, tmp_path / "s.mp4", LanczosEnhancer(), CONFIG, seconds=1.0, start_s=2.0)
+    assert probe(result.files.before).audio == probe(result.files.after).audio == ()
+
+
+@pytest.mark.parametrize(("spec", "channels"), [(SURROUND, 6), (PCM_MOV, 2), (VFR_AUDIO, 2)])
+def test_a_span_keeps_the_sound_of_other_layouts_and_codecs(
+    clips: ClipLibrary, tmp_path: Path, spec: ClipSpec, channels: int
+) -> None:
+    info = probe(clips.get(spec).path)
+    result = make_preview(info, tmp_path / "a.mp4", LanczosEnhancer(), CONFIG, seconds=0.6, start_s=0.3)
+    for path in (result.files.before, result.files.after):
+        clip = probe(path)
+        [track] = clip.audio
+        assert (track.codec, track.channels) == ("aac", channels)
+        end = float(clip.video.end_pts * clip.video.time_base)
+        assert track.end_s == pytest.approx(end, abs=0.03)
+
+
+def test_a_variable_frame_rate_span_keeps_its_timestamps(clips: ClipLibrary, tmp_path: Path) -> None:
+    info = probe(clips.get(VFR).path)  # 12 fps, then 6 fps from 1 s
+    result = make_preview(info, tmp_path / "v.mp4", LanczosEnhancer(), CONFIG, seconds=1.0, start_s=0.5)
+    video = info.video
+    source = [(pts - video.first_pts) * video.time_base for pts in video.frame_pts]
+    origin = next(t for t in source if t >= 0.5)
+    expected = [t - origin for t in source if origin <= t < 1.5]
+    for path in (result.files.before, result.files.after):
+        clip = probe(path).video
+        times = [(pts - clip.first_pts) * clip.time_base for pts in clip.frame_pts]
+        assert [round(float(t), 3) for t in times] == [round(float(t), 3) for t in expected]

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import uuid
 from typing import Any
 
 import c2pa
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from PIL import Image
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from media.clips import BLACK_START, PHONE_PORTRAIT, ClipLibrary, ClipSpec
+from media.fake_enhancers import BrokenEnhancer
 from video_enhancer.config import Settings
+from video_enhancer.enhancers.base import Enhancer
 from video_enhancer.enhancers.lanczos import LanczosEnhancer
 from video_enhancer.models import Job, JobEvent, JobStatus, Plan, UsageEntry, User
 from video_enhancer.previews.runner import PreviewRunner
@@ -26,20 +31,23 @@ Factory = sessionmaker[Session]
 
 
 def _upload_clip(
-    client: TestClient, headers: dict[str, str], clips: ClipLibrary, spec: ClipSpec
+    client: TestClient, headers: dict[str, str], clips: ClipLibrary, spec: ClipSpec, **options: Any
 ) -> dict[str, Any]:
     clip = clips.get(spec)
     content = clip.path.read_bytes()
-    upload = ticket(client, headers, sizeBytes=len(content), durationSeconds=clip.duration_s, autoStart=False)
+    size, duration = len(content), clip.duration_s
+    upload = ticket(client, headers, sizeBytes=size, durationSeconds=duration, autoStart=False, **options)
     assert put_upload(client, upload, content).status_code in (200, 201, 204)
     return upload
 
 
-def _run_preview(app: FastAPI, factory: Factory, settings: Settings) -> bool:
+def _run_preview(
+    app: FastAPI, factory: Factory, settings: Settings, enhancer: Enhancer | None = None
+) -> bool:
     storage: Storage = app.state.storage
     claimed = claim_next_preview(factory, "preview-worker", 60)
     assert claimed is not None
-    return PreviewRunner(settings, factory, storage, LanczosEnhancer()).run(claimed)
+    return PreviewRunner(settings, factory, storage, enhancer or LanczosEnhancer()).run(claimed)
 
 
 def _preview_settings(settings: Settings) -> Settings:
@@ -68,6 +76,12 @@ def test_a_preview_is_made_free_and_shown_with_signed_urls(
     after = client.get(local_path(preview["afterUrl"])).content
     reader = c2pa.Reader("video/mp4", io.BytesIO(after))
     assert reader.get_validation_state() in ("Valid", "Trusted")
+    # Read back before it was shown, and reported like a job's.
+    credentials = preview["contentCredentials"]
+    assert credentials["validationState"] in ("Valid", "Trusted") and credentials["enhancer"] == "lanczos"
+    assert credentials["sourceSha256"] == hashlib.sha256(clips.get(BLACK_START).path.read_bytes()).hexdigest()
+    assert credentials["digitalSourceType"].endswith("/algorithmicallyEnhanced")
+    assert preview["outputHeight"] == 720 and preview["enhancer"] == "lanczos"
     assert video["status"] == "UPLOADED"  # the job was not started, nothing held or charged
     with session_factory() as session:
         job = session.get(Job, uuid.UUID(upload["jobId"]))
@@ -139,3 +153,52 @@ def test_a_bad_video_fails_the_preview_and_the_worker_goes_on(
     preview = client.get(f"/videos/{upload['videoId']}", headers=headers).json()["previews"][0]
     assert preview["status"] == "FAILED" and preview["errorCode"] == "INVALID_VIDEO"
     assert preview["afterUrl"] is None
+
+
+def test_a_preview_has_the_size_and_enhancer_its_job_asks_for(
+    client: TestClient, app: FastAPI, session_factory: Factory, settings: Settings, clips: ClipLibrary
+) -> None:
+    headers = new_user(client, Plan.CREATOR)
+    upload = _upload_clip(
+        client, headers, clips, BLACK_START, enhancer="realesr-general-x4v3", outputHeight=144
+    )
+    queued = client.post(f"/videos/{upload['videoId']}/preview", headers=headers).json()
+    assert (queued["enhancer"], queued["outputHeight"]) == ("realesr-general-x4v3", 144)
+    assert _run_preview(app, session_factory, _preview_settings(settings))
+    preview = client.get(f"/videos/{upload['videoId']}", headers=headers).json()["previews"][0]
+    assert preview["enhancer"] == "lanczos"  # the enhancer that made it, told as it is
+    with Image.open(io.BytesIO(client.get(local_path(preview["comparisonImageUrl"])).content)) as still:
+        assert still.size == (2 * 216, 144)  # 96x64 under the job's 144 px, not the plan's 1080
+
+
+def test_a_preview_from_a_broken_model_is_rejected_not_shown(
+    client: TestClient, app: FastAPI, session_factory: Factory, settings: Settings, clips: ClipLibrary
+) -> None:
+    headers = new_user(client, Plan.FREE)
+    upload = _upload_clip(client, headers, clips, BLACK_START)
+    assert client.post(f"/videos/{upload['videoId']}/preview", headers=headers).status_code == 202
+    rejected_before = _rejected()
+    assert not _run_preview(app, session_factory, _preview_settings(settings), BrokenEnhancer("noise"))
+    preview = client.get(f"/videos/{upload['videoId']}", headers=headers).json()["previews"][0]
+    assert preview["status"] == "FAILED" and preview["errorCode"] == "OUTPUT_REJECTED"
+    assert preview["afterUrl"] is None and preview["contentCredentials"] is None
+    assert _rejected() == rejected_before + 1
+
+
+def _rejected() -> float:
+    return REGISTRY.get_sample_value("ve_outputs_rejected_total", {"enhancer": "broken"}) or 0.0
+
+
+def test_without_signing_a_preview_reports_no_credentials(
+    client: TestClient, app: FastAPI, session_factory: Factory, settings: Settings, clips: ClipLibrary
+) -> None:
+    headers = new_user(client, Plan.FREE)
+    upload = _upload_clip(client, headers, clips, BLACK_START)
+    assert client.post(f"/videos/{upload['videoId']}/preview", headers=headers).status_code == 202
+    unsigned = _preview_settings(settings).model_copy(update={"content_credentials": "off"})
+    assert _run_preview(app, session_factory, unsigned)
+    preview = client.get(f"/videos/{upload['videoId']}", headers=headers).json()["previews"][0]
+    assert preview["status"] == "COMPLETED" and preview["contentCredentials"] is None
+    after = client.get(local_path(preview["afterUrl"])).content
+    with pytest.raises(c2pa.C2paError):
+        c2pa.Reader("video/mp4", io.BytesIO(after))

@@ -46,7 +46,9 @@ def register(subparsers: Any) -> None:
     download.add_argument(
         "--url", help="fetch from this address instead (a mirror; a hub for stream-diffvsr)"
     )
-    download.add_argument("--sha256", help="expected digest, for a file with none recorded")
+    download.add_argument(
+        "--sha256", help="expected digest instead of the recorded one (a mirror's re-packed file)"
+    )
     download.add_argument("--revision", default="main", help="stream-diffvsr: hub branch, tag or commit")
     download.add_argument("--flow-url", help="stream-diffvsr: fetch RAFT-large from this address instead")
     download.add_argument("--flow-sha256", help="stream-diffvsr: the expected digest of that RAFT-large copy")
@@ -55,11 +57,13 @@ def register(subparsers: Any) -> None:
 
 def list_command(args: argparse.Namespace) -> int:
     for weights in PUBLISHED_WEIGHTS.values():
-        checksum = weights.sha256 or "no recorded checksum: pass --sha256"
-        print(f"{weights.enhancer}: {weights.filename} from {weights.source} ({weights.licence}); {checksum}")
+        print(
+            f"{weights.enhancer}: {weights.filename}, {weights.size_bytes} bytes, from {weights.source} "
+            f"({weights.licence}); sha256 {weights.sha256}"
+        )
     print(
-        f"{STREAM_DIFFVSR}: the checkpoint folder {STREAM_DIFFVSR_HUB_ID} from {HUB_ENDPOINT} (licence: "
-        "its model card), each file checked against the hub's digests; plus raft-large"
+        f"{STREAM_DIFFVSR}: the checkpoint folder {STREAM_DIFFVSR_HUB_ID} from {HUB_ENDPOINT} (no licence "
+        "published), each file checked against the hub's digests; plus raft-large"
     )
     print(
         f"{RAFT_LARGE.name}: {RAFT_LARGE.filename} from {RAFT_LARGE.source} ({RAFT_LARGE.licence}); "

@@ -36,8 +36,9 @@ class PublishedWeights:
     enhancer: str
     filename: str
     url: str
-    sha256: str | None
-    """None where no digest has been confirmed from two independent sources: pass one."""
+    sha256: str
+    """The file's digest as published by independent catalogues that pin it (docs/enhancers.md)."""
+    size_bytes: int
     source: str
     licence: str
 
@@ -50,6 +51,7 @@ PUBLISHED_WEIGHTS: dict[str, PublishedWeights] = {
             "RealESRGAN_x4plus.pth",
             f"{_RELEASES}/v0.1.0/RealESRGAN_x4plus.pth",
             "4fa0d38905f75ac06eb49a7951b426670021be3018265fd191d2125df9d682f1",
+            67_040_989,
             "xinntao/Real-ESRGAN release v0.1.0",
             "BSD-3-Clause",
         ),
@@ -58,6 +60,7 @@ PUBLISHED_WEIGHTS: dict[str, PublishedWeights] = {
             "realesr-general-x4v3.pth",
             f"{_RELEASES}/v0.2.5.0/realesr-general-x4v3.pth",
             "8dc7edb9ac80ccdc30c3a5dca6616509367f05fbc184ad95b731f05bece96292",
+            4_885_111,
             "xinntao/Real-ESRGAN release v0.2.5.0",
             "BSD-3-Clause",
         ),
@@ -65,7 +68,8 @@ PUBLISHED_WEIGHTS: dict[str, PublishedWeights] = {
             "realesr-animevideov3",
             "realesr-animevideov3.pth",
             f"{_RELEASES}/v0.2.5.0/realesr-animevideov3.pth",
-            None,
+            "b8a8376811077954d82ca3fcf476f1ac3da3e8a68a4f4d71363008000a18b75d",
+            2_504_012,
             "xinntao/Real-ESRGAN release v0.2.5.0",
             "BSD-3-Clause",
         ),
@@ -89,10 +93,6 @@ def weights_path(folder: Path, enhancer: str) -> Path:
 
 def download_weights(weights: PublishedWeights, folder: Path, *, url: str | None = None) -> Path:
     """Fetch ``weights`` into ``folder`` (from ``url`` when given, e.g. a mirror); returns the file."""
-    if weights.sha256 is None:
-        raise WeightsDownloadError(
-            f"No confirmed checksum is recorded for {weights.filename}; pass the expected SHA-256."
-        )
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / weights.filename
     partial = target.with_name(target.name + ".part")

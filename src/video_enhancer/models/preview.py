@@ -30,6 +30,8 @@ class Preview(TimestampMixin, Base):
     start_seconds: Mapped[float | None] = mapped_column(Float, default=None)  # the span chosen
     enhancer: Mapped[str | None] = mapped_column(String(64), default=None)
     quality: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # The C2PA manifest signed into `after` and read back (`provenance`); None when signing is off.
+    content_credentials: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     error_code: Mapped[str | None] = mapped_column(String(64), default=None)
     error_message: Mapped[str | None] = mapped_column(Text, default=None)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

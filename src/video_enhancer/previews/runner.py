@@ -1,5 +1,9 @@
-"""One claimed preview: download, probe, `media.preview.make_preview`, store the three files.
+"""One claimed preview: download, probe, `media.preview.make_preview`, check and sign `after`
+like a job's output, store the three files.
 
+`after` passes the same checks as a full output before anyone sees it: its fidelity to the span
+(an absurd one fails the preview with OUTPUT_REJECTED and counts in the same metric), then its
+C2PA Content Credentials, signed and read back (the facts are kept on the preview and shown).
 Never raises for a bad video: media errors fail the preview with their code, anything else with
 INTERNAL_ERROR (a preview is cheap to ask again; it is not retried here). Nothing is charged.
 """
@@ -18,8 +22,16 @@ from video_enhancer.media.encode import EncoderSettings
 from video_enhancer.media.pipeline import PipelineConfig
 from video_enhancer.media.preview import PreviewResult, make_preview
 from video_enhancer.media.probe import probe
+from video_enhancer.media.quality import FidelityThresholds, OutputRejected, check_fidelity
 from video_enhancer.models import Preview, Video
-from video_enhancer.previews.service import ClaimedPreview, complete_preview, fail_preview, video_of
+from video_enhancer.observability.metrics import OUTPUTS_REJECTED
+from video_enhancer.previews.service import (
+    ClaimedPreview,
+    PreviewMade,
+    complete_preview,
+    fail_preview,
+    video_of,
+)
 from video_enhancer.provenance.service import credential_output, signing_pair
 from video_enhancer.storage import keys
 from video_enhancer.storage.base import Storage
@@ -69,15 +81,29 @@ class PreviewRunner:
             start_s=preview.requested_start_seconds,
             work_dir=scratch,
         )
-        pair = signing_pair(self.settings)
-        if pair is not None:  # the preview's `after` is marked like any output
-            credential_output(
-                pair, source, result.files.after, result.pipeline.enhancer, result.pipeline.sizes
-            )
+        self._check_fidelity(result)
+        credentials = self._credentials(source, result)
         self._store(video, preview, result)
-        quality: dict[str, object] = dict(result.fidelity.as_json())
-        return complete_preview(
-            self.session_factory, claimed, result.start_s, result.pipeline.enhancer, quality
+        made = PreviewMade(
+            result.start_s, result.pipeline.enhancer, dict(result.fidelity.as_json()), credentials
+        )
+        return complete_preview(self.session_factory, claimed, made)
+
+    def _check_fidelity(self, result: PreviewResult) -> None:
+        thresholds = FidelityThresholds(self.settings.output_min_psnr_db, self.settings.output_min_ssim)
+        try:
+            check_fidelity(result.fidelity, thresholds)
+        except OutputRejected:
+            OUTPUTS_REJECTED.labels(enhancer=result.pipeline.enhancer).inc()
+            raise
+
+    def _credentials(self, source: Path, result: PreviewResult) -> dict[str, object] | None:
+        """`after` is marked like any output: the uploaded source is its ingredient."""
+        pair = signing_pair(self.settings)
+        if pair is None:
+            return None
+        return credential_output(
+            pair, source, result.files.after, result.pipeline.enhancer, result.pipeline.sizes
         )
 
     def _config(self, preview: Preview) -> PipelineConfig:

@@ -55,13 +55,16 @@ def request_preview(
         return existing, False
     limits = limits_for(owner.plan)
     _check_daily_limit(session, owner, limits.previews_per_day)
+    job = repository.latest_job(session, video.id)
+    # What the full job will do: its enhancer and height (within the plan of the day).
+    height = min(job.max_output_height, limits.max_output_height) if job else limits.max_output_height
     preview = Preview(
         user_id=owner.id,
         video_id=video.id,
         requested_start_seconds=start_seconds,
         seconds=settings.preview_seconds,
-        max_output_height=limits.max_output_height,
-        enhancer=settings.resolved_enhancer,
+        max_output_height=height,
+        enhancer=(job.enhancer if job else None) or settings.resolved_enhancer,
     )
     session.add(preview)
     session.flush()
@@ -186,18 +189,25 @@ def _append(session: Session, preview: Preview) -> None:
     append_event(session, event, user_id=preview.user_id, video_id=preview.video_id, data=data)
 
 
+@dataclass(frozen=True, slots=True)
+class PreviewMade:
+    """What the worker made: the span chosen, the enhancer that ran and the checks of `after`."""
+
+    start_seconds: float
+    enhancer: str
+    quality: dict[str, object]
+    content_credentials: dict[str, object] | None
+
+
 def complete_preview(
-    session_factory: sessionmaker[Session],
-    claimed: ClaimedPreview,
-    start_seconds: float,
-    enhancer: str,
-    quality: dict[str, object],
+    session_factory: sessionmaker[Session], claimed: ClaimedPreview, made: PreviewMade
 ) -> bool:
     values = {
         "status": PreviewStatus.COMPLETED,
-        "start_seconds": start_seconds,
-        "enhancer": enhancer,
-        "quality": quality,
+        "start_seconds": made.start_seconds,
+        "enhancer": made.enhancer,
+        "quality": made.quality,
+        "content_credentials": made.content_credentials,
         "error_code": None,
         "error_message": None,
     }
@@ -255,7 +265,9 @@ _COLUMNS = (
     "start_seconds",
     "seconds",
     "enhancer",
+    "max_output_height",
     "quality",
+    "content_credentials",
     "error_code",
     "error_message",
     "created_at",

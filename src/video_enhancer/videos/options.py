@@ -1,8 +1,10 @@
 """A job's enhancement options: the enhancer and output height asked for, checked against the plan.
 
 Neither is required: the enhancer defaults to the one the settings select and the output height
-to the plan's maximum. Asking for more than the plan allows is a 403 `PLAN_LIMIT` whose message
-names the cheapest plan that would allow it.
+to the plan's maximum. A deferred start (`POST /videos/{videoId}/jobs`) defaults to what the upload
+resolved instead, its height kept within the plan's maximum of the day (the plan may have changed
+since). Asking for more than the plan allows is a 403 `PLAN_LIMIT` whose message names the
+cheapest plan that would allow it; so is starting with an enhancer the plan may no longer use.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from video_enhancer.catalogue.service import plans_for
 from video_enhancer.config import Settings
 from video_enhancer.errors import PlanLimitExceeded
 from video_enhancer.models import Plan, User
-from video_enhancer.videos.schemas import UploadRequest
+from video_enhancer.videos.schemas import EnhanceOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,17 +25,33 @@ class JobOptions:
     output_height: int
 
 
-def resolve_options(user: User, limits: PlanLimits, request: UploadRequest, settings: Settings) -> JobOptions:
-    enhancer = request.enhancer.value if request.enhancer else settings.resolved_enhancer
+def resolve_options(
+    user: User,
+    limits: PlanLimits,
+    asked: EnhanceOptions,
+    settings: Settings,
+    *,
+    chosen: JobOptions | None = None,
+) -> JobOptions:
+    """The job's options from what this request asks, else ``chosen`` (the upload's), else defaults."""
+    enhancer = _enhancer(asked, chosen, settings)
     allowed = plans_for(enhancer)
-    if request.enhancer and Plan(user.plan) not in allowed:
+    # The deployment's default is every plan's; anything else is checked, asked now or at upload.
+    if (asked.enhancer or enhancer != settings.resolved_enhancer) and Plan(user.plan) not in allowed:
         raise PlanLimitExceeded(
             f"The {user.plan} plan may not use {enhancer}; the {_cheapest(allowed)} plan may."
         )
-    height = request.output_height or limits.max_output_height
-    if height > limits.max_output_height:
-        raise PlanLimitExceeded(_height_message(user.plan, limits.max_output_height, height))
+    maximum = limits.max_output_height
+    height = asked.output_height or (min(chosen.output_height, maximum) if chosen else maximum)
+    if height > maximum:
+        raise PlanLimitExceeded(_height_message(user.plan, maximum, height))
     return JobOptions(enhancer, height)
+
+
+def _enhancer(asked: EnhanceOptions, chosen: JobOptions | None, settings: Settings) -> str:
+    if asked.enhancer:
+        return asked.enhancer.value
+    return chosen.enhancer if chosen else settings.resolved_enhancer
 
 
 def _cheapest(plans: tuple[Plan, ...]) -> Plan:

@@ -18,6 +18,7 @@ from video_enhancer.storage.base import Storage
 from video_enhancer.videos import service
 from video_enhancer.videos.idempotency import HEADER, MAX_KEY_LENGTH, request_hash, run_idempotent
 from video_enhancer.videos.schemas import (
+    EnhanceOptions,
     SizeOut,
     SizePlanOut,
     UploadRequest,
@@ -187,14 +188,19 @@ def complete_upload(
     "/{videoId}/jobs",
     operation_id="startVideoJob",
     response_model=JobOut,
-    responses=error_responses(400, 401, 403, 404, 409, 413, 503),
-    summary="Start the job of a video uploaded with autoStart false (checks the plan, places the "
-    "quota hold, queues it; idempotent)",
+    responses=error_responses(400, 401, 403, 404, 409, 413, 422, 503),
+    summary="Start the job of a video uploaded with autoStart false, optionally with another enhancer "
+    "or output height (checks the plan, places the quota hold, queues it; idempotent)",
 )
 def start_video_job(
-    video_id: VideoIdPath, session: SessionDep, settings: SettingsDep, user: CurrentUser
+    video_id: VideoIdPath,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    body: EnhanceOptions | None = None,
 ) -> JobOut:
-    return JobOut.model_validate(service.start_video_job(session, user, video_id, settings))
+    asked = body or EnhanceOptions()
+    return JobOut.model_validate(service.start_video_job(session, user, video_id, asked, settings))
 
 
 @router.post(

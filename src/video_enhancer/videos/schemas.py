@@ -16,7 +16,24 @@ from video_enhancer.previews.schemas import PreviewOut
 MAX_SIZE_BYTES = 1 << 50  # far above any plan: the plan check answers 413, not a 422
 
 
-class UploadRequest(CamelRequest):
+class EnhanceOptions(CamelRequest):
+    """The options of one job, each optional (docs/enhancers.md#choosing-an-enhancer-per-job)."""
+
+    enhancer: EnhancerName | None = Field(
+        None,
+        description="The enhancer to run (see GET /enhancers); default: the service's default, or for "
+        "`POST /videos/{videoId}/jobs` the one the upload resolved.",
+    )
+    output_height: int | None = Field(
+        None,
+        ge=144,
+        le=4320,
+        description="Output height limit in pixels, up to the plan's maximum (the default; for "
+        "`POST /videos/{videoId}/jobs` the upload's value within the plan's maximum).",
+    )
+
+
+class UploadRequest(EnhanceOptions):
     filename: str = Field(min_length=1, max_length=255, description="The file's name on the phone.")
     content_type: str = Field(
         min_length=1,
@@ -31,15 +48,6 @@ class UploadRequest(CamelRequest):
         False,
         description="Hand out a resumable upload session (PUT pieces with Content-Range) instead of "
         "a single-PUT URL.",
-    )
-    enhancer: EnhancerName | None = Field(
-        None, description="The enhancer to run (see GET /enhancers); default: the service's default."
-    )
-    output_height: int | None = Field(
-        None,
-        ge=144,
-        le=4320,
-        description="Output height limit in pixels, up to the plan's maximum (default).",
     )
     auto_start: bool = Field(
         True,

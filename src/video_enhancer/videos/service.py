@@ -35,8 +35,8 @@ from video_enhancer.videos.errors import (
     UploadIncomplete,
     VideoNotFound,
 )
-from video_enhancer.videos.options import resolve_options
-from video_enhancer.videos.schemas import UploadRequest
+from video_enhancer.videos.options import JobOptions, resolve_options
+from video_enhancer.videos.schemas import EnhanceOptions, UploadRequest
 from video_enhancer.videos.size_plan import VisibleSizePlan, visible_plan
 
 # The containers the worker's decoder reads; the extension keeps the raw object recognisable.
@@ -256,9 +256,12 @@ def mark_upload_complete(session: Session, video: Video, storage: Storage, setti
     return job
 
 
-def start_video_job(session: Session, user: User, video_id: uuid.UUID, settings: Settings) -> Job:
-    """`POST /videos/{videoId}/jobs`: check the plan, place the hold and queue the uploaded video's
-    job (idempotent once started). Locks the job, then the user, like every lifecycle transition."""
+def start_video_job(
+    session: Session, user: User, video_id: uuid.UUID, asked: EnhanceOptions, settings: Settings
+) -> Job:
+    """`POST /videos/{videoId}/jobs`: check the plan and the options, place the hold and queue the
+    uploaded video's job (idempotent once started: a repeat returns the job as it runs, whatever it
+    asks). Locks the job, then the user, like every lifecycle transition."""
     video = repository.get_owned_video(session, user.id, video_id)
     job = repository.latest_job(session, video.id, lock=True) if video else None
     if video is None or job is None:
@@ -272,6 +275,10 @@ def start_video_job(session: Session, user: User, video_id: uuid.UUID, settings:
     minutes = minutes_for_duration(video.duration_seconds or video.claimed_duration_seconds)
     claim = _Claim(video.claimed_duration_seconds, video.size_bytes, minutes)
     _check_plan(session, owner, limits, claim, holds=True)
+    chosen = JobOptions(job.enhancer or settings.resolved_enhancer, job.max_output_height)
+    options = resolve_options(owner, limits, asked, settings, chosen=chosen)
+    job.enhancer, job.max_output_height = options.enhancer, options.output_height
+    session.flush()
     start_job(session, job, owner, minutes, settings)
     return job
 
