@@ -202,3 +202,35 @@ def test_without_signing_a_preview_reports_no_credentials(
     after = client.get(local_path(preview["afterUrl"])).content
     with pytest.raises(c2pa.C2paError):
         c2pa.Reader("video/mp4", io.BytesIO(after))
+
+
+class _CompactStandIn(LanczosEnhancer):
+    """Lanczos under a compact Real-ESRGAN name: which runner made the preview is what counts."""
+
+    name = "realesr-general-x4v3"
+
+
+def test_a_worker_makes_previews_only_with_their_jobs_enhancer(
+    client: TestClient, app: FastAPI, session_factory: Factory, settings: Settings, clips: ClipLibrary
+) -> None:
+    from video_enhancer.worker.light_tasks import LightTasks
+    from video_enhancer.worker.runner import JobRunner
+
+    headers = new_user(client, Plan.CREATOR)
+    upload = _upload_clip(client, headers, clips, BLACK_START, enhancer="realesr-general-x4v3")
+    assert client.post(f"/videos/{upload['videoId']}/preview", headers=headers).status_code == 202
+    preview_settings = _preview_settings(settings)
+    storage: Storage = app.state.storage
+
+    def runner(enhancer: Enhancer) -> JobRunner:
+        return JobRunner(preview_settings, session_factory, storage, enhancer)
+
+    lanczos_only = LightTasks({"lanczos": runner(LanczosEnhancer())}, "lanczos-worker", ["lanczos"])
+    assert not lanczos_only.run_when_idle()  # another enhancer's preview: left for its workers
+    [waiting] = client.get(f"/videos/{upload['videoId']}", headers=headers).json()["previews"]
+    assert waiting["status"] == "QUEUED"
+
+    both = {"lanczos": runner(LanczosEnhancer()), "realesr-general-x4v3": runner(_CompactStandIn())}
+    assert LightTasks(both, "two-model-worker", list(both)).run_when_idle()
+    [made] = client.get(f"/videos/{upload['videoId']}", headers=headers).json()["previews"]
+    assert made["status"] == "COMPLETED" and made["enhancer"] == "realesr-general-x4v3"

@@ -10,6 +10,7 @@ A preview is queued at the lowest priority: a worker takes one only when no job 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -113,6 +114,7 @@ class ClaimedPreview:
     video_id: uuid.UUID
     user_id: uuid.UUID
     worker_id: str
+    enhancer: str | None = None  # the job's enhancer, which the preview must show
 
 
 def _runnable(now: datetime) -> ColumnElement[bool]:
@@ -121,24 +123,33 @@ def _runnable(now: datetime) -> ColumnElement[bool]:
 
 
 def claim_next_preview(
-    session_factory: sessionmaker[Session], worker_id: str, lease_seconds: float
+    session_factory: sessionmaker[Session],
+    worker_id: str,
+    lease_seconds: float,
+    enhancers: Collection[str] | None = None,
 ) -> ClaimedPreview | None:
-    """The oldest runnable preview -> PROCESSING in one statement; None when there is none."""
+    """The oldest runnable preview -> PROCESSING in one statement; None when there is none.
+
+    `enhancers` (None: any) limits the claim to previews of those enhancers, as jobs are: a
+    preview made with another enhancer than its job's would show the user the wrong result."""
     now = utcnow()
     postgres = is_postgres(session_factory)
-    candidate = select(Preview.id).where(_runnable(now)).order_by(Preview.created_at).limit(1)
+    runnable = _runnable(now)
+    if enhancers is not None:
+        runnable = runnable & or_(Preview.enhancer.in_(list(enhancers)), Preview.enhancer.is_(None))
+    candidate = select(Preview.id).where(runnable).order_by(Preview.created_at).limit(1)
     if postgres:
         candidate = candidate.with_for_update(skip_locked=True)
     statement = (
         update(Preview)
-        .where(Preview.id == candidate.scalar_subquery(), _runnable(now))
+        .where(Preview.id == candidate.scalar_subquery(), runnable)
         .values(
             status=PreviewStatus.PROCESSING,
             lease_owner=worker_id,
             lease_expires_at=now + timedelta(seconds=lease_seconds),
             attempts=Preview.attempts + 1,
         )
-        .returning(Preview.id, Preview.video_id, Preview.user_id, Preview.attempts)
+        .returning(Preview.id, Preview.video_id, Preview.user_id, Preview.attempts, Preview.enhancer)
         .execution_options(synchronize_session=False)
     )
     with session_scope(session_factory) as session:
@@ -150,7 +161,7 @@ def claim_next_preview(
             return None
     if row is None:
         return None
-    return ClaimedPreview(row.id, row.video_id, row.user_id, worker_id)
+    return ClaimedPreview(row.id, row.video_id, row.user_id, worker_id, row.enhancer)
 
 
 def _failed(code: str, message: str) -> dict[str, object]:

@@ -16,7 +16,7 @@ the `queue.pubsub_worker.LightWork` protocol, and the database loop calls the sa
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from video_enhancer.observability.metrics import WORKER_BUSY
@@ -29,11 +29,18 @@ LightTask = Callable[[], object]
 
 @dataclass(frozen=True)
 class LightTasks:
-    """Posters and previews for one claim loop; `runner` lends its database, storage, settings
-    and enhancer (previews run with it)."""
+    """Posters and previews for one claim loop. `runners` are the loop's job runners by enhancer
+    name: they lend their database, storage and settings, and a preview runs with its job's
+    enhancer; `enhancers` limits which previews are claimed (None: any, run with the first
+    runner when this worker lacks the preview's enhancer, as `VE_ENHANCERS=auto` takes any job)."""
 
-    runner: JobRunner
+    runners: Mapping[str, JobRunner]
     lease_owner: str
+    enhancers: list[str] | None = None
+
+    @property
+    def runner(self) -> JobRunner:
+        return next(iter(self.runners.values()))
 
     def claim_ahead(self) -> LightTask | None:
         """A completed upload's poster, or None."""
@@ -53,10 +60,11 @@ class LightTasks:
 
         runner = self.runner
         lease = runner.settings.job_lease_seconds
-        claimed = claim_next_preview(runner.session_factory, self.lease_owner, lease)
+        claimed = claim_next_preview(runner.session_factory, self.lease_owner, lease, self.enhancers)
         if claimed is None:
             return None
-        preview = PreviewRunner(runner.settings, runner.session_factory, runner.storage, runner.enhancer)
+        enhancer = self.runners.get(claimed.enhancer or "", runner).enhancer
+        preview = PreviewRunner(runner.settings, runner.session_factory, runner.storage, enhancer)
 
         def run() -> bool:
             with WORKER_BUSY.track_inprogress():

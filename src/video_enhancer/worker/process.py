@@ -187,7 +187,7 @@ class WorkerProcess:
                 stop=self.stop_event,
                 session_factory=session_factory,
                 complete_upload=complete_upload_by_key(session_factory, storage, settings),
-                light_work=LightTasks(next(iter(runners.values())), self.worker_id),
+                light_work=LightTasks(runners, self.worker_id, enhancers=list(runners)),
             )
         except Exception:
             logger.exception("the Pub/Sub consumer stopped with an error")
@@ -245,7 +245,7 @@ class WorkerProcess:
         Light work first: a completed upload's poster (a second or two) runs ahead of paid work;
         a preview only when no job is waiting."""
         first = next(iter(runners.values()))
-        light = LightTasks(first, lease_owner)
+        light = LightTasks(runners, lease_owner, self._claim_filter(runners))
         if light.run_ahead():
             return True
         try:
