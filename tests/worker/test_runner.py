@@ -14,6 +14,9 @@ from video_enhancer.config import Settings
 from video_enhancer.enhancers.lanczos import LanczosEnhancer
 from video_enhancer.errors import StorageUnavailable
 from video_enhancer.jobs.lifecycle import request_cancel
+from video_enhancer.media import nvdec
+from video_enhancer.media.encode import NVENC, encoder_opens
+from video_enhancer.media.nvdec import HardwareDecode
 from video_enhancer.media.probe import probe
 from video_enhancer.models import Job, JobStatus, Plan, UsageEntry, User, Video
 from video_enhancer.storage.base import Storage
@@ -83,6 +86,38 @@ def test_output_height_follows_the_plan(
     _runner(worker_settings, session_factory, storage).run(claim(session_factory))
     _fresh, video, _user, _ledger = _rows(session_factory, job)
     assert video.output_resolution == "192x128"
+
+
+def test_speed_priority_without_a_gpu_decodes_and_encodes_on_the_cpu(
+    session_factory: Factory,
+    storage: Storage,
+    worker_settings: Settings,
+    clips: ClipLibrary,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Asked for speed, the job tries NVDEC and NVENC; on this machine both fall back to the CPU."""
+    decode_record = HardwareDecode()
+    monkeypatch.setattr(nvdec, "HARDWARE_DECODE", decode_record)
+    settings = worker_settings.model_copy(update={"encoder_priority": "speed", "encoder_preset": "ultrafast"})
+    clip = clips.get(CFR)
+    job = queue_file(session_factory, storage, settings, clip.path, plan=Plan.FREE)
+    with session_factory.begin() as s:
+        row = s.get(Job, job.id)
+        assert row is not None
+        row.max_output_height = 128
+
+    outcome = _runner(settings, session_factory, storage).run(claim(session_factory))
+
+    assert outcome.outcome == Outcome.COMPLETED
+    _fresh, video, _user, _ledger = _rows(session_factory, job)
+    assert video.output_storage_path is not None
+    local = tmp_path / "out.mp4"
+    storage.download_to("enhanced", video.output_storage_path, local)
+    assert probe(local).video.frame_count == clip.frames
+    if not encoder_opens(NVENC):  # this machine: no NVIDIA GPU
+        assert not decode_record.usable  # the job tried NVDEC; the process now decodes on the CPU
+        assert b"x264 - core" in local.read_bytes()  # libx264 signs its stream; NVENC does not
 
 
 BAD_FILES = {

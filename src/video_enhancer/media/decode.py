@@ -20,6 +20,7 @@ from av.video.reformatter import ColorRange, Colorspace, Interpolation, VideoRef
 from video_enhancer.enhancers.base import Frame, Size
 from video_enhancer.media.errors import DecodeFailed
 from video_enhancer.media.interlace import Deinterlacer
+from video_enhancer.media.nvdec import open_input
 from video_enhancer.media.probe import FrameClock, MediaInfo, VideoTrack, stream_at
 from video_enhancer.media.tonemap import hdr_to_sdr
 
@@ -93,12 +94,15 @@ class FrameConverter:
         return hdr_to_sdr(rgb.astype(np.float32) / 65535.0, hdr)
 
 
-def iter_frames(info: MediaInfo, size: Size, start_pts: int | None = None) -> Iterator[DecodedFrame]:
+def iter_frames(
+    info: MediaInfo, size: Size, start_pts: int | None = None, *, hardware: bool = False
+) -> Iterator[DecodedFrame]:
     """Yield every frame of the timeline from ``start_pts`` (inclusive) to the end, in
-    presentation order: timestamps as the probe gave them, deinterlaced as it decided."""
+    presentation order: timestamps as the probe gave them, deinterlaced as it decided.
+    ``hardware`` decodes with NVDEC where it is usable (``media.nvdec``); the frames are the same."""
     convert = FrameConverter(info.video, size)
     try:
-        with av.open(str(info.path)) as container:
+        with open_input(info.path, hardware) as container:
             for pts, frame in timeline_frames(container, info.video, start_pts):
                 yield DecodedFrame(convert(frame), pts, info.video.time_base)
     except (av.FFmpegError, ValueError) as exc:

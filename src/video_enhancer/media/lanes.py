@@ -129,6 +129,7 @@ class RunPlan:
     sizes: SizePlan
     enhancer: Enhancer
     encoder: EncoderSettings
+    hardware_decode: bool
     queue_size: int
     scratch: Path
     checkpoint: Checkpoint | None
@@ -248,8 +249,11 @@ class _SegmentRun:
         """Decode the lane's frames (warm-up included), checking every frame is the expected one."""
         expected = self.info.video.frame_pts
         number, end = self.lane.first_frame, self.lane.end_frame
+        frames = iter_frames(
+            self.info, self.sizes.enhancer_input, expected[number], hardware=self.plan.hardware_decode
+        )
         try:
-            for decoded in iter_frames(self.info, self.sizes.enhancer_input, start_pts=expected[number]):
+            for decoded in frames:
                 if number >= len(expected) or decoded.pts != expected[number]:
                     raise DecodeFailed(
                         "The decoder returned frames the probe did not see.",

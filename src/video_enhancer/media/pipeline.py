@@ -51,6 +51,8 @@ class PipelineConfig:
     """Lanes of one video run at once, when the enhancer has that many idle streams."""
     warmup_frames: int = 8
     """Frames a lane starting cold mid-video enhances and discards first (ADR 0009)."""
+    hardware_decode: bool = False
+    """Decode with NVDEC where it is usable (``media.nvdec``); the CPU decoder elsewhere."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ def run_pipeline(
             sizes,
             enhancer,
             config.encoder,
+            config.hardware_decode,
             config.queue_size,
             Path(scratch),
             checkpoint,

@@ -375,17 +375,20 @@ class JobRunner:
         return result
 
     def _pipeline_config(self, facts: _JobFacts) -> PipelineConfig:
-        """The job's pipeline; a video may take every batch row no other job fills (`max_lanes`)."""
+        """The job's pipeline; a video may take every batch row no other job fills (`max_lanes`).
+        Speed over size encodes with NVENC and decodes with NVDEC where each opens."""
         settings = self.settings
         encoder = EncoderSettings(
             codec=settings.encoder, preset=settings.encoder_preset, crf=settings.encoder_crf
         )
+        speed = settings.encoder_priority == "speed"
         return PipelineConfig(
             max_height=facts.max_output_height,
             segment_seconds=settings.segment_seconds,
-            encoder=choose_encoder(encoder, prefer_speed=settings.encoder_priority == "speed"),
+            encoder=choose_encoder(encoder, prefer_speed=speed),
             max_lanes=settings.worker_gpu_streams if settings.split_videos else 1,
             warmup_frames=settings.segment_warmup_frames,
+            hardware_decode=speed,
         )
 
     def _upload(self, facts: _JobFacts, result: PipelineResult) -> int:
