@@ -301,7 +301,8 @@ class Settings(BaseSettings):
     encoder_priority: Literal["size", "speed"] = Field(
         "size",
         description="`speed`: encode with the GPU's `h264_nvenc` where it opens (larger files, no CPU "
-        "cost), falling back to `VE_ENCODER`; `size`: always `VE_ENCODER`.",
+        "cost), falling back to `VE_ENCODER`, and decode with NVDEC where CUDA opens, else on the CPU; "
+        "`size`: always `VE_ENCODER`, CPU decode.",
     )
     encoder_preset: str = Field(ENHANCE_DEFAULTS.preset, description="Encoder preset.")
     encoder_crf: int = Field(
