@@ -53,6 +53,7 @@ LIST_EVERY = 10  # polls between two `GET /videos` of a user
 UPLOAD_EVERY = 30  # polls between two `POST /videos/upload` of a user
 UPLOAD_BODY = {"filename": "clip.mp4", "contentType": "video/mp4", "sizeBytes": 4096, "durationSeconds": 2.0}
 SEED_BYTES = b"\0" * 4096  # the API stores an upload as it is; only a worker would decode it
+REQUEST_TIMEOUT_SECONDS = 30.0  # an app gives up then: an error, and the step ends in bounded time
 
 
 # --- a light HTTP/1.1 client ---------------------------------------------------------------------
@@ -157,9 +158,15 @@ class Recorder:
     ) -> tuple[int, bytes] | None:
         started = time.perf_counter()
         try:
-            status, content = await connection.request(method, target, **kwargs)
+            status, content = await asyncio.wait_for(
+                connection.request(method, target, **kwargs), REQUEST_TIMEOUT_SECONDS
+            )
         except HttpError as exc:
             self.errors[f"{route}: {type(exc.__cause__).__name__}"] += 1
+            return None
+        except TimeoutError:
+            await connection.close()  # the answer may still come: this connection is out of step
+            self.errors[f"{route}: no answer in {REQUEST_TIMEOUT_SECONDS:.0f} s"] += 1
             return None
         self.latencies.append(time.perf_counter() - started)
         self.by_route[route] += 1
@@ -399,12 +406,23 @@ async def seed_users(
 # --- the app's traffic ---------------------------------------------------------------------------------
 
 
-async def app_user(user: User, recorder: Recorder, stop: float, paced: bool, upload_every: int) -> None:
-    """What one phone does: poll its job; now and then list its videos or request another upload.
-    Paced: every POLL_SECONDS (a real app); else as fast as answers come (the most the API serves)."""
+@dataclass
+class Traffic:
+    """How the simulated users behave: paced like the app (every POLL_SECONDS) or back to back;
+    how often they ask for an upload; with `clip`, they also send its bytes (the job is queued)."""
+
+    paced: bool = True
+    upload_every: int = UPLOAD_EVERY
+    clip: bytes | None = None
+    clip_seconds: float = 1.0
+    uploaded_jobs: list[str] = field(default_factory=list)
+
+
+async def app_user(user: User, recorder: Recorder, stop: float, traffic: Traffic) -> None:
+    """What one phone does: poll its job; now and then list its videos or request another upload."""
     connection = Connection("127.0.0.1", user.port)
-    polls = random.randrange(LIST_EVERY * upload_every)  # users do not all list at the same moment
-    if paced:
+    polls = random.randrange(LIST_EVERY * traffic.upload_every)  # users do not all list at once
+    if traffic.paced:
         await asyncio.sleep(random.uniform(0, POLL_SECONDS))
     while time.perf_counter() < stop:
         started = time.perf_counter()
@@ -414,17 +432,33 @@ async def app_user(user: User, recorder: Recorder, stop: float, paced: bool, upl
         )
         if polls % LIST_EVERY == 0:
             await recorder.timed(connection, "GET /videos", "GET", "/videos", headers=user.headers)
-        if polls % upload_every == 0:
-            await recorder.timed(
-                connection,
-                "POST /videos/upload",
-                "POST",
-                "/videos/upload",
-                **_json_body(UPLOAD_BODY, user.headers),
-            )
-        if paced:
+        if polls % traffic.upload_every == 0:
+            await _upload(connection, user, recorder, traffic)
+        if traffic.paced:
             await asyncio.sleep(max(0.0, POLL_SECONDS - (time.perf_counter() - started)))
     await connection.close()
+
+
+async def _upload(connection: Connection, user: User, recorder: Recorder, traffic: Traffic) -> None:
+    size = len(traffic.clip) if traffic.clip else UPLOAD_BODY["sizeBytes"]
+    body = {**UPLOAD_BODY, "sizeBytes": size, "durationSeconds": traffic.clip_seconds}
+    answer = await recorder.timed(
+        connection, "POST /videos/upload", "POST", "/videos/upload", **_json_body(body, user.headers)
+    )
+    if traffic.clip is None or answer is None or answer[0] != 201:
+        return
+    ticket = json.loads(answer[1])
+    url = urlsplit(ticket["uploadUrl"])
+    sent = await recorder.timed(
+        connection,
+        "PUT /storage/upload",
+        "PUT",
+        f"{url.path}?{url.query}",
+        headers=ticket["uploadHeaders"],
+        body=traffic.clip,
+    )
+    if sent is not None and sent[0] == 200:
+        traffic.uploaded_jobs.append(str(ticket["jobId"]))
 
 
 @dataclass
@@ -474,7 +508,7 @@ async def sample_rss(apis: Sequence[ApiProcess], samples: list[float], every: fl
 
 
 async def run_mix(
-    apis: Sequence[ApiProcess], users: Sequence[User], streams: int, seconds: float, upload_every: int
+    apis: Sequence[ApiProcess], users: Sequence[User], streams: int, seconds: float, traffic: Traffic
 ) -> dict[str, Any]:
     """The paced polling mix and `streams` open event streams, for `seconds`; figures of the mix."""
     stream_stop = time.perf_counter() + seconds + 15
@@ -492,7 +526,7 @@ async def run_mix(
     stop = time.perf_counter() + seconds
     rss: list[float] = []
     sampler = asyncio.create_task(sample_rss(apis, rss, 5.0, stop))
-    await asyncio.gather(*(app_user(user, recorder, stop, True, upload_every) for user in users))
+    await asyncio.gather(*(app_user(user, recorder, stop, traffic) for user in users))
     recorder.ended = time.perf_counter()
     await sampler
     for task in stream_tasks:
@@ -551,7 +585,7 @@ async def mix(args: argparse.Namespace) -> dict[str, Any]:
         try:
             async with api_processes(args.api_processes, source, database, workdir) as apis:
                 users = await seed_users([api.port for api in apis], database, args.users)
-                result = await run_mix(apis, users, args.streams, args.seconds, UPLOAD_EVERY)
+                result = await run_mix(apis, users, args.streams, args.seconds, Traffic())
         finally:
             drop_database(database)
     return {"machine": machine(), "seconds": args.seconds, **result}
