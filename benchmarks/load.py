@@ -551,11 +551,9 @@ async def run_closed(users: Sequence[User], clients: int, seconds: float) -> dic
     """`clients` clients, each on its own connection, sending the mix back to back."""
     recorder = Recorder()
     stop = time.perf_counter() + seconds
+    traffic = Traffic(paced=False, upload_every=UPLOAD_EVERY * 5)
     await asyncio.gather(
-        *(
-            app_user(users[index % len(users)], recorder, stop, False, UPLOAD_EVERY * 5)
-            for index in range(clients)
-        )
+        *(app_user(users[index % len(users)], recorder, stop, traffic) for index in range(clients))
     )
     recorder.ended = time.perf_counter()
     return {"clients": clients, **recorder.summary()}
