@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from video_enhancer.api.sessions import RequestSessions
+from video_enhancer.api.sessions import RequestSessions, wants_read_only
 from video_enhancer.auth.tokens import decode_access_token
 from video_enhancer.config import Settings
 from video_enhancer.errors import InvalidToken, NotFound, Unauthorized
@@ -32,9 +32,11 @@ async def get_settings_dep(request: Request) -> Settings:
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """One request = one transaction: commit when the endpoint returns, roll back on error
-    (read-only for GET and HEAD; at most the pool's size of requests at once: `api.sessions`)."""
+    (read-only for `@reads_only` endpoints; at most the pool's size of requests at once:
+    `api.sessions`)."""
     sessions: RequestSessions = request.app.state.request_sessions
-    async with sessions.unit_of_work(request.method) as session:
+    read_only = wants_read_only(request.method, request.scope.get("endpoint"))
+    async with sessions.unit_of_work(read_only) as session:
         yield session
 
 

@@ -1,7 +1,9 @@
 """A request's unit of work: which session it gets, and how many requests hold one at once.
 
-Requests that only read (`GET`, `HEAD`) get a read-only session (`db.make_read_session_factory`):
-on SQLite they no longer queue behind the write lock, on PostgreSQL they skip `BEGIN`/`COMMIT`.
+Endpoints marked `@reads_only` (the ones apps poll) get a read-only session for GET and HEAD
+(`db.make_read_session_factory`): on SQLite they no longer queue behind the write lock, on
+PostgreSQL they skip `BEGIN`/`COMMIT`. It is opt-in, not every GET: some GETs write (`/users/me`
+rolls the billing cycle over), and a read-only session refuses any write.
 
 Admission: a request's database work runs in the thread pool, one thread hop per sync
 dependency and per endpoint, and its session holds a pooled connection from its first query to
@@ -16,9 +18,10 @@ not fail for want of a connection. The pool's overflow is left to what opens ses
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import anyio
 from sqlalchemy import Engine
@@ -28,6 +31,18 @@ from sqlalchemy.pool import QueuePool
 from video_enhancer.db import make_read_session_factory, make_session_factory
 
 READ_METHODS = frozenset({"GET", "HEAD"})
+_READS_ONLY = "_ve_reads_only"
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+
+def reads_only(endpoint: Endpoint) -> Endpoint:
+    """Mark an endpoint that never writes: its GET and HEAD requests get a read-only session."""
+    setattr(endpoint, _READS_ONLY, True)
+    return endpoint
+
+
+def wants_read_only(method: str, endpoint: object) -> bool:
+    return method in READ_METHODS and getattr(endpoint, _READS_ONLY, False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +64,10 @@ class RequestSessions:
         )
 
     @asynccontextmanager
-    async def unit_of_work(self, method: str) -> AsyncIterator[Session]:
+    async def unit_of_work(self, read_only: bool) -> AsyncIterator[Session]:
         """Commit when the endpoint returns, roll back on error; commit and close in one thread hop."""
         async with self.admission:
-            session = (self.reader if method in READ_METHODS else self.writer)()
+            session = (self.reader if read_only else self.writer)()
             try:
                 yield session
             except BaseException:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 
 from video_enhancer.api.deps import CurrentUser, SessionDep, SettingsDep
 from video_enhancer.api.schemas import error_responses
+from video_enhancer.api.sessions import reads_only
 from video_enhancer.jobs import service
 from video_enhancer.jobs.outlook import queue_outlook
 from video_enhancer.jobs.schemas import JobOut, JobPage
@@ -26,6 +27,7 @@ JobIdPath = Annotated[uuid.UUID, Path(alias="jobId")]
     responses=error_responses(401),
     summary="List your jobs, newest first",
 )
+@reads_only
 def list_jobs(
     session: SessionDep,
     user: CurrentUser,
@@ -46,6 +48,7 @@ def list_jobs(
     responses=error_responses(401, 404),
     summary="A job's progress",
 )
+@reads_only
 def get_job(job_id: JobIdPath, session: SessionDep, user: CurrentUser, settings: SettingsDep) -> JobOut:
     job = service.get_job(session, user, job_id)
     outlook = queue_outlook(session, settings, job, utcnow())
