@@ -22,6 +22,7 @@ from video_enhancer.api.client_ip import TrustedProxyMiddleware
 from video_enhancer.api.request_id import RequestIdMiddleware
 from video_enhancer.api.schemas import operation_id_of
 from video_enhancer.api.security_headers import SecurityHeadersMiddleware
+from video_enhancer.api.sessions import RequestSessions
 from video_enhancer.auth.email_router import router as account_email_router
 from video_enhancer.auth.passwords import warm_up
 from video_enhancer.auth.router import router as auth_router
@@ -209,6 +210,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
+    app.state.request_sessions = RequestSessions.for_engine(engine, settings.db_pool_size)
     app.state.storage = storage or make_storage(settings)
 
     _install_error_handlers(app)

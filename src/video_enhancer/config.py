@@ -61,7 +61,11 @@ class Settings(BaseSettings):
         "sqlite:///var/video_enhancer.db",
         description="SQLAlchemy URL: SQLite file by default, `postgresql+psycopg://...` in production.",
     )
-    db_pool_size: int = Field(10, description="Connection pool size per process (PostgreSQL).")
+    db_pool_size: int = Field(
+        10,
+        description="Connection pool size per process (as many again of overflow); as many API requests "
+        "use the database at once, the others wait for a turn.",
+    )
 
     # Auth
     jwt_secret: SecretStr = Field(

@@ -2,33 +2,49 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+# Execution option of the read-only engine (`make_read_session_factory`).
+READ_ONLY = "ve_read_only"
+_WRITE_STATEMENT = re.compile(
+    r"\s*(INSERT|UPDATE|DELETE|REPLACE|MERGE|UPSERT|CREATE|DROP|ALTER|TRUNCATE)\b", re.IGNORECASE
+)
+
+
+class ReadOnlyViolation(RuntimeError):
+    """A unit of work opened for reading tried to write: a programming error (a GET that writes)."""
 
 
 def make_engine(database_url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
     """Create an engine tuned for the backend.
 
     SQLite runs in WAL mode with a busy timeout so API and worker processes can share the file;
-    `BEGIN IMMEDIATE` makes every transaction take the write lock up front, which serialises
-    quota checks the way `SELECT ... FOR UPDATE` does on PostgreSQL.
+    `BEGIN IMMEDIATE` makes every writing transaction take the write lock up front, which
+    serialises quota checks the way `SELECT ... FOR UPDATE` does on PostgreSQL. Both backends pool
+    `pool_size` connections plus as many again of overflow.
     """
     if database_url.startswith("sqlite"):
+        in_memory = make_url(database_url).database in (None, "", ":memory:")
         engine = create_engine(
             database_url,
             echo=echo,
             connect_args={"check_same_thread": False, "timeout": 30},
+            **({} if in_memory else {"pool_size": pool_size, "max_overflow": pool_size}),
         )
         _configure_sqlite(engine)
-        return engine
-    return create_engine(
-        database_url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
-    )
+    else:
+        engine = create_engine(
+            database_url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        )
+    _refuse_writes_when_read_only(engine)
+    return engine
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -44,11 +60,32 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A reader opens no transaction: in WAL mode each of its statements reads a snapshot while
+        # a writer holds the write lock, instead of queueing behind it in SQLite's busy handler
+        # (which sleeps in steps of up to 100 ms).
+        if not connection.get_execution_options().get(READ_ONLY, False):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _refuse_writes_when_read_only(engine: Engine) -> None:
+    @event.listens_for(engine, "before_cursor_execute")
+    def _check(connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if connection.get_execution_options().get(READ_ONLY, False) and _WRITE_STATEMENT.match(statement):
+            raise ReadOnlyViolation(f"a read-only unit of work tried to write: {statement[:60]}")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+
+
+def make_read_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that only read, in autocommit: no write lock on SQLite (see `_on_begin`), no
+    `BEGIN` and `COMMIT` round trips on PostgreSQL; each statement reads its own snapshot. A
+    statement that writes is refused with `ReadOnlyViolation`."""
+    options: dict[str, Any] = {READ_ONLY: True}
+    if engine.dialect.name == "postgresql":
+        options["isolation_level"] = "AUTOCOMMIT"
+    return sessionmaker(bind=engine.execution_options(**options), expire_on_commit=False, autoflush=True)
 
 
 @contextmanager

@@ -107,7 +107,14 @@ _SECRET_KEYS = {
 }
 
 
+# Every pattern above needs one of these words: a text with none of them (nearly every log field)
+# is returned after one search instead of seven substitutions.
+_ANY_SECRET_HINT = re.compile(r"signature|authorization|bearer|passw|secret|token|api[_-]?key|eyJ", re.I)
+
+
 def redact(text: str) -> str:
+    if not _ANY_SECRET_HINT.search(text):
+        return text
     for pattern, replacement in _SECRET_PATTERNS:
         text = pattern.sub(replacement, text)
     return text

@@ -8,7 +8,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.orm import Session
 
 from video_enhancer.api.deps import SessionDep
-from video_enhancer.db import make_session_factory
+from video_enhancer.api.sessions import RequestSessions
 
 
 def test_a_commit_failure_is_an_error_response() -> None:
@@ -19,14 +19,14 @@ def test_a_commit_failure_is_an_error_response() -> None:
         raise RuntimeError("commit failed")
 
     app = FastAPI()
-    app.state.session_factory = make_session_factory(engine)
+    app.state.request_sessions = RequestSessions.for_engine(engine, 5)
 
-    @app.get("/write")
+    @app.post("/write")
     def write(session: SessionDep) -> dict[str, bool]:
         return {"written": True}
 
     try:
-        response = TestClient(app, raise_server_exceptions=False).get("/write")
+        response = TestClient(app, raise_server_exceptions=False).post("/write")
     finally:
         event.remove(Session, "before_commit", _fail)
     assert response.status_code == 500

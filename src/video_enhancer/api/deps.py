@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from video_enhancer.api.sessions import RequestSessions, wants_read_only
 from video_enhancer.auth.tokens import decode_access_token
 from video_enhancer.config import Settings
 from video_enhancer.errors import InvalidToken, NotFound, Unauthorized
@@ -20,25 +21,26 @@ from video_enhancer.users.admin import has_admin_rights
 _bearer = HTTPBearer(auto_error=False, description="Access token from /auth/login")
 
 
-def get_settings_dep(request: Request) -> Settings:
+# Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency in the thread
+# pool, a hop that costs more than the dependency itself.
+
+
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One request = one transaction: commit when the endpoint returns, roll back on error."""
-    session: Session = request.app.state.session_factory()
-    try:
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One request = one transaction: commit when the endpoint returns, roll back on error
+    (read-only for `@reads_only` endpoints; at most the pool's size of requests at once:
+    `api.sessions`)."""
+    sessions: RequestSessions = request.app.state.request_sessions
+    read_only = wants_read_only(request.method, request.scope.get("endpoint"))
+    async with sessions.unit_of_work(read_only) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
-def get_storage(request: Request) -> Storage:
+async def get_storage(request: Request) -> Storage:
     storage: Storage = request.app.state.storage
     return storage
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import Select, and_, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -131,36 +131,55 @@ def queue_position(session: Session, job: Job) -> int | None:
     """1 for the next job a worker claims; None when the job is not waiting in the queue."""
     if job.status is not JobStatus.QUEUED or job.queue_rank is None:
         return None
-    ahead = session.scalar(
+    return int(session.scalar(jobs_ahead(job)) or 0) + 1
+
+
+def jobs_ahead(job: Job) -> Select[int]:
+    """How many queued jobs a worker claims before this one (which has a `queue_rank`)."""
+    return (
         select(func.count())
         .select_from(Job)
         .where(Job.status == JobStatus.QUEUED, Job.queue_rank < job.queue_rank)
     )
-    return int(ahead or 0) + 1
+
+
+def busy_workers() -> Select[int]:
+    return select(func.count(func.distinct(Job.lease_owner))).where(Job.status == JobStatus.PROCESSING)
 
 
 def estimated_start(
     session: Session, job: Job, now: datetime | None = None, *, position: int | None = None
 ) -> datetime | None:
-    """When a worker should take the job: the jobs ahead, spread over the busy workers, at the
-    average length of recent jobs. None without history to estimate from. `position` is the
-    job's `queue_position` when the caller has it already (it is counted otherwise)."""
+    """When a worker should take the job (`start_estimate`). `position` is the job's
+    `queue_position` when the caller has it already (it is counted otherwise)."""
     position = position if position is not None else queue_position(session, job)
     if position is None:
         return None
+    durations = recent_job_seconds(session)
+    if not durations:
+        return None
+    return start_estimate(position, durations, int(session.scalar(busy_workers()) or 0), now)
+
+
+def recent_job_seconds(session: Session) -> list[float]:
+    """How long the latest completed jobs ran, from start to completion."""
     recent = session.execute(
         select(Job.started_at, Job.completed_at)
         .where(Job.status == JobStatus.COMPLETED, Job.started_at.is_not(None), Job.completed_at.is_not(None))
         .order_by(Job.completed_at.desc())
         .limit(_ESTIMATE_SAMPLE)
     ).all()
-    if not recent:
+    return [(end - start).total_seconds() for start, end in recent if start and end]
+
+
+def start_estimate(
+    position: int, durations: Sequence[float], busy: int, now: datetime | None = None
+) -> datetime | None:
+    """The jobs ahead, spread over the busy workers, at the average length of recent jobs. None
+    without history to estimate from."""
+    if not durations:
         return None
-    average = sum((end - start).total_seconds() for start, end in recent if start and end) / len(recent)
-    workers = session.scalar(
-        select(func.count(func.distinct(Job.lease_owner))).where(Job.status == JobStatus.PROCESSING)
-    )
-    busy = int(workers or 0)
+    average = sum(durations) / len(durations)
     # The jobs ahead finish in rounds of `busy` at a time; the running ones are half done on average.
     rounds_ahead = math.ceil((position - 1) / max(1, busy))
     wait = average * rounds_ahead + (average / 2 if busy else 0.0)

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Path, Query
 
 from video_enhancer.api.deps import CurrentUser, SessionDep, SettingsDep
 from video_enhancer.api.schemas import error_responses
-from video_enhancer.catalogue.service import waiting_for
-from video_enhancer.events.service import estimated_start, queue_position
+from video_enhancer.api.sessions import reads_only
 from video_enhancer.jobs import service
+from video_enhancer.jobs.outlook import queue_outlook
 from video_enhancer.jobs.schemas import JobOut, JobPage
 from video_enhancer.models import JobStatus, utcnow
 
@@ -27,6 +27,7 @@ JobIdPath = Annotated[uuid.UUID, Path(alias="jobId")]
     responses=error_responses(401),
     summary="List your jobs, newest first",
 )
+@reads_only
 def list_jobs(
     session: SessionDep,
     user: CurrentUser,
@@ -47,12 +48,14 @@ def list_jobs(
     responses=error_responses(401, 404),
     summary="A job's progress",
 )
+@reads_only
 def get_job(job_id: JobIdPath, session: SessionDep, user: CurrentUser, settings: SettingsDep) -> JobOut:
     job = service.get_job(session, user, job_id)
+    outlook = queue_outlook(session, settings, job, utcnow())
     out = JobOut.model_validate(job)
-    out.queue_position = queue_position(session, job)
-    out.estimated_start_at = estimated_start(session, job, position=out.queue_position)
-    out.waiting_for = waiting_for(session, settings, job, utcnow())
+    out.queue_position = outlook.position
+    out.estimated_start_at = outlook.estimated_start_at
+    out.waiting_for = outlook.waiting_for
     return out
 
 

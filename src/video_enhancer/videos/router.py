@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Path, Query, Response
 
 from video_enhancer.api.deps import CurrentUser, SessionDep, SettingsDep, StorageDep
 from video_enhancer.api.schemas import error_responses
+from video_enhancer.api.sessions import reads_only
 from video_enhancer.config import Settings
 from video_enhancer.jobs.schemas import JobOut
 from video_enhancer.previews import service as previews_service
@@ -230,6 +231,7 @@ def renew_upload_url(
     responses=error_responses(401),
     summary="List your videos, newest first",
 )
+@reads_only
 def list_videos(
     session: SessionDep,
     settings: SettingsDep,
