@@ -68,13 +68,15 @@ def test_gpu_streams_run_jobs_together_and_complete_them(
     )
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 240
-    while any(status(session_factory, job) != JobStatus.COMPLETED for job in jobs):
-        statuses = [status(session_factory, job) for job in jobs]
-        assert time.monotonic() < deadline and JobStatus.FAILED not in statuses, statuses
-        time.sleep(0.1)
-    worker.stop()
-    thread.join(timeout=60)
-    enhancer.engine.close()
+    try:
+        deadline = time.monotonic() + 240
+        while any(status(session_factory, job) != JobStatus.COMPLETED for job in jobs):
+            statuses = [status(session_factory, job) for job in jobs]
+            assert time.monotonic() < deadline and JobStatus.FAILED not in statuses, statuses
+            time.sleep(0.1)
+    finally:  # a failure must not leave a worker claiming the next tests' jobs
+        worker.stop()
+        thread.join(timeout=60)
+        enhancer.engine.close()
     assert worker.concurrency == 2 and worker.jobs_run == 2
     assert 2 in enhancer.engine.batch_sizes  # the two jobs shared forward passes

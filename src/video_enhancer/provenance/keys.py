@@ -9,6 +9,10 @@ its own (the settings refuse to start otherwise).
 from __future__ import annotations
 
 import datetime
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,15 +35,38 @@ def load_pair(cert: Path, key: Path) -> SigningPair:
 
 
 def development_pair(directory: Path) -> SigningPair:
-    """The pair under ``directory`` (``chain.pem``, ``signer.key``), generated on first use."""
+    """The pair under ``directory`` (``chain.pem``, ``signer.key``), generated on first use.
+
+    Several job threads (and worker processes sharing ``var/``) may ask at once on a fresh
+    install: one generates under a lock while the others wait, and each file appears whole
+    (written aside, then renamed), so nobody reads a certificate without its key."""
     chain, key = directory / "chain.pem", directory / "signer.key"
     if not (chain.exists() and key.exists()):
         directory.mkdir(parents=True, exist_ok=True)
-        pair = _generate()
-        key.touch(mode=0o600)
-        key.write_bytes(pair.private_key_pem)
-        chain.write_bytes(pair.cert_chain_pem)
+        with _exclusive(directory / ".generate.lock"):
+            if not (chain.exists() and key.exists()):
+                pair = _generate()
+                _publish(key, pair.private_key_pem)
+                _publish(chain, pair.cert_chain_pem)
     return load_pair(chain, key)
+
+
+@contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    with lock_path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # per open file: excludes other threads and processes
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _publish(path: Path, content: bytes) -> None:
+    staged = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    descriptor = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(content)
+    os.replace(staged, path)
 
 
 def _name(common_name: str) -> x509.Name:
