@@ -154,7 +154,8 @@ def _routed(paths: list[dict[str, Any]], request_path: str) -> bool:
         path = rule["path"]
         if rule["pathType"] == "Exact" and request_path == path:
             return True
-        if rule["pathType"] == "Prefix" and (request_path == path or request_path.startswith(path.rstrip("/") + "/")):
+        under = request_path == path or request_path.startswith(path.rstrip("/") + "/")
+        if rule["pathType"] == "Prefix" and under:
             return True
     return False
 
@@ -190,7 +191,8 @@ def test_the_certificate_host_and_public_url_name_one_domain() -> None:
     assert public_url == f"https://{certificate['spec']['domains'][0]}"
     assert annotations["networking.gke.io/v1beta1.FrontendConfig"] in _by_kind(docs, "FrontendConfig")
     service = _by_kind(docs, "Service")["ve-api"]["metadata"]["annotations"]
-    backend = _by_kind(docs, "BackendConfig")[yaml.safe_load(service["cloud.google.com/backend-config"])["default"]]
+    backend_name = yaml.safe_load(service["cloud.google.com/backend-config"])["default"]
+    backend = _by_kind(docs, "BackendConfig")[backend_name]
     assert backend["spec"]["healthCheck"]["requestPath"] == "/healthz"
     api = _by_kind(docs, "Deployment")["ve-api"]["spec"]["template"]["spec"]["containers"][0]
     assert backend["spec"]["healthCheck"]["port"] == api["ports"][0]["containerPort"]
