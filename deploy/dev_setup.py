@@ -6,6 +6,9 @@
 3. creates the buckets and the Pub/Sub topics and subscriptions (idempotent);
 4. hands the development secrets (generated on the first start into VE_DEV_SECRETS_FILE, mode
    0600) to the images' unprivileged user, so the API and the worker read the same ones.
+
+`python deploy/dev_setup.py key PATH` writes only the key (offline), for running against the
+emulators without docker-compose (docs/cloud.md).
 """
 
 from __future__ import annotations
@@ -59,4 +62,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["key"] and len(sys.argv) == 3:
+        write_dev_key(Path(sys.argv[2]))
+        sys.exit(0)
     sys.exit(main())

@@ -19,7 +19,17 @@ K8S = ROOT / "deploy" / "k8s"
 KUBERNETES_VERSION = "1.33.0"  # GKE's regular channel; native sidecars need 1.29 or later
 OVERLAYS = ["base", "overlays/gke", "overlays/gke-database-queue"]
 # Custom resources of operators the guide installs; checked by hand below.
-CUSTOM_KINDS = {"ScaledObject", "TriggerAuthentication", "SecretStore", "ExternalSecret"}
+CUSTOM_KINDS = {
+    "ScaledObject",
+    "TriggerAuthentication",
+    "SecretStore",
+    "ExternalSecret",
+    "ManagedCertificate",
+    "FrontendConfig",
+    "BackendConfig",
+    "PodMonitoring",
+}
+OPERATOR_ENDPOINTS = ("/metrics", "/healthz", "/readyz")
 
 
 def _kubectl() -> str:
@@ -85,6 +95,22 @@ def test_custom_resources_have_their_required_fields() -> None:
     assert "ve-outbox-relay" not in _by_kind(database, "Deployment")
 
 
+def test_the_queue_depth_reaches_keda_through_managed_prometheus() -> None:
+    docs = build("overlays/gke-database-queue")
+    trigger = _by_kind(docs, "ScaledObject")["ve-worker"]["spec"]["triggers"][0]
+    # The PromQL endpoint of Managed Prometheus, read with KEDA's own Workload Identity.
+    assert trigger["metadata"]["serverAddress"] == (
+        "https://monitoring.googleapis.com/v1/projects/PROJECT/location/global/prometheus"
+    )
+    assert trigger["authenticationRef"]["name"] in _by_kind(docs, "TriggerAuthentication")
+    scrape = _by_kind(docs, "PodMonitoring")["ve-api"]["spec"]
+    api = _by_kind(docs, "Deployment")["ve-api"]["spec"]["template"]
+    assert scrape["selector"]["matchLabels"].items() <= api["metadata"]["labels"].items()
+    ports = {port["name"] for port in api["spec"]["containers"][0]["ports"]}
+    assert [(e["port"], e["path"]) for e in scrape["endpoints"]] == [("http", "/metrics")]
+    assert scrape["endpoints"][0]["port"] in ports
+
+
 def test_probes_grace_periods_and_identities(manifests: list[dict[str, Any]]) -> None:
     deployments = _by_kind(manifests, "Deployment")
     api = deployments["ve-api"]["spec"]["template"]["spec"]
@@ -120,6 +146,56 @@ def test_gke_uses_workload_identity_gpus_and_the_sql_proxy() -> None:
         proxy = pod["initContainers"][0]
         assert proxy["name"] == "cloud-sql-proxy" and proxy["restartPolicy"] == "Always"
     assert not any("GOOGLE_APPLICATION_CREDENTIALS" in yaml.safe_dump(doc) for doc in docs), "no key files"
+
+
+def _routed(paths: list[dict[str, Any]], request_path: str) -> bool:
+    """Kubernetes path matching: Exact is the whole path, Prefix whole path elements."""
+    for rule in paths:
+        path = rule["path"]
+        if rule["pathType"] == "Exact" and request_path == path:
+            return True
+        under = request_path == path or request_path.startswith(path.rstrip("/") + "/")
+        if rule["pathType"] == "Prefix" and under:
+            return True
+    return False
+
+
+def _app_paths() -> set[str]:
+    """Every path the app serves to clients: the OpenAPI operations, its pages and static mounts."""
+    from video_enhancer.app import create_app
+
+    app = create_app(Settings(database_url="sqlite://"))
+    paths = set(app.openapi()["paths"])
+    paths |= {route.path for route in app.routes if isinstance(getattr(route, "path", None), str)}
+    return paths
+
+
+def test_the_ingress_routes_every_app_path_and_no_operator_endpoint() -> None:
+    docs = build("overlays/gke")
+    ingress = _by_kind(docs, "Ingress")["ve-api"]
+    (rule,) = ingress["spec"]["rules"]
+    paths = rule["http"]["paths"]
+    assert {p["backend"]["service"]["name"] for p in paths} == {"ve-api"}
+    missing = sorted(path for path in _app_paths() if not _routed(paths, path))
+    assert not missing, f"paths the load balancer would answer 404 for: {missing}"
+    assert not [path for path in OPERATOR_ENDPOINTS if _routed(paths, path)]
+
+
+def test_the_certificate_host_and_public_url_name_one_domain() -> None:
+    docs = build("overlays/gke")
+    ingress = _by_kind(docs, "Ingress")["ve-api"]
+    annotations = ingress["metadata"]["annotations"]
+    certificate = _by_kind(docs, "ManagedCertificate")[annotations["networking.gke.io/managed-certificates"]]
+    public_url = _by_kind(docs, "ConfigMap")["video-enhancer-config"]["data"]["VE_PUBLIC_BASE_URL"]
+    assert certificate["spec"]["domains"] == [ingress["spec"]["rules"][0]["host"]]
+    assert public_url == f"https://{certificate['spec']['domains'][0]}"
+    assert annotations["networking.gke.io/v1beta1.FrontendConfig"] in _by_kind(docs, "FrontendConfig")
+    service = _by_kind(docs, "Service")["ve-api"]["metadata"]["annotations"]
+    backend_name = yaml.safe_load(service["cloud.google.com/backend-config"])["default"]
+    backend = _by_kind(docs, "BackendConfig")[backend_name]
+    assert backend["spec"]["healthCheck"]["requestPath"] == "/healthz"
+    api = _by_kind(docs, "Deployment")["ve-api"]["spec"]["template"]["spec"]["containers"][0]
+    assert backend["spec"]["healthCheck"]["port"] == api["ports"][0]["containerPort"]
 
 
 def test_workers_take_no_ingress_but_metrics() -> None:
