@@ -78,14 +78,19 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
 
 
-def make_read_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions that only read, in autocommit: no write lock on SQLite (see `_on_begin`), no
+def make_read_engine(engine: Engine) -> Engine:
+    """The same pool, reading only, in autocommit: no write lock on SQLite (see `_on_begin`), no
     `BEGIN` and `COMMIT` round trips on PostgreSQL; each statement reads its own snapshot. A
     statement that writes is refused with `ReadOnlyViolation`."""
     options: dict[str, Any] = {READ_ONLY: True}
     if engine.dialect.name == "postgresql":
         options["isolation_level"] = "AUTOCOMMIT"
-    return sessionmaker(bind=engine.execution_options(**options), expire_on_commit=False, autoflush=True)
+    return engine.execution_options(**options)
+
+
+def make_read_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions on `make_read_engine`."""
+    return sessionmaker(bind=make_read_engine(engine), expire_on_commit=False, autoflush=True)
 
 
 @contextmanager

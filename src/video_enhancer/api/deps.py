@@ -1,7 +1,8 @@
-"""FastAPI dependencies: `SessionDep`, `SettingsDep`, `StorageDep`, `CurrentUser`, `AdminUser`."""
+"""FastAPI dependencies: `SessionDep`, `SettingsDep`, `StorageDep`, `CallerId`, `CurrentUser`, `AdminUser`."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -40,6 +41,11 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         yield session
 
 
+async def get_request_sessions(request: Request) -> RequestSessions:
+    sessions: RequestSessions = request.app.state.request_sessions
+    return sessions
+
+
 async def get_storage(request: Request) -> Storage:
     storage: Storage = request.app.state.storage
     return storage
@@ -50,16 +56,23 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 # and never a success the database does not hold.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 StorageDep = Annotated[Storage, Depends(get_storage)]
+RequestSessionsDep = Annotated[RequestSessions, Depends(get_request_sessions)]
 
 
-def get_current_user(
-    session: SessionDep,
-    settings: SettingsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> User:
+async def get_caller_id(
+    settings: SettingsDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> uuid.UUID:
+    """The user id of a valid access token. The token alone: whoever reads the account checks
+    that it still exists (`get_current_user`, or `jobs.service.poll_job` in its own statement)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized()
-    user_id = decode_access_token(credentials.credentials, settings)
+    return decode_access_token(credentials.credentials, settings)
+
+
+CallerId = Annotated[uuid.UUID, Depends(get_caller_id)]
+
+
+def get_current_user(session: SessionDep, user_id: CallerId) -> User:
     user = session.get(User, user_id)
     if user is None or user.deleted_at is not None:  # a deleted account's tokens die with it
         raise InvalidToken()

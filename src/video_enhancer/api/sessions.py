@@ -1,9 +1,11 @@
 """A request's unit of work: which session it gets, and how many requests hold one at once.
 
-Endpoints marked `@reads_only` (the ones apps poll) get a read-only session for GET and HEAD
-(`db.make_read_session_factory`): on SQLite they no longer queue behind the write lock, on
+Endpoints marked `@reads_only` (`GET /jobs`, `GET /videos`) get a read-only session for GET and
+HEAD (`db.make_read_session_factory`): on SQLite they no longer queue behind the write lock, on
 PostgreSQL they skip `BEGIN`/`COMMIT`. It is opt-in, not every GET: some GETs write (`/users/me`
-rolls the billing cycle over), and a read-only session refuses any write.
+rolls the billing cycle over), and a read-only session refuses any write. The most polled read,
+`GET /jobs/{jobId}`, skips the ORM session too: `RequestSessions.read` runs its Core statements on
+a read-only connection, all in one thread hop.
 
 Admission: a request's database work runs in the thread pool, one thread hop per sync
 dependency and per endpoint, and its session holds a pooled connection from its first query to
@@ -24,15 +26,16 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import anyio
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
-from video_enhancer.db import make_read_session_factory, make_session_factory
+from video_enhancer.db import make_read_engine, make_read_session_factory, make_session_factory
 
 READ_METHODS = frozenset({"GET", "HEAD"})
 _READS_ONLY = "_ve_reads_only"
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+Read = TypeVar("Read")
 
 
 def reads_only(endpoint: Endpoint) -> Endpoint:
@@ -49,6 +52,7 @@ def wants_read_only(method: str, endpoint: object) -> bool:
 class RequestSessions:
     writer: sessionmaker[Session]
     reader: sessionmaker[Session]
+    read_engine: Engine
     admission: anyio.Semaphore
     capacity: int
 
@@ -59,6 +63,7 @@ class RequestSessions:
         return cls(
             make_session_factory(engine),
             make_read_session_factory(engine),
+            make_read_engine(engine),
             anyio.Semaphore(capacity),
             capacity,
         )
@@ -76,6 +81,19 @@ class RequestSessions:
                 raise
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(_commit, session)
+
+    async def read(self, work: Callable[[Connection], Read]) -> Read:
+        """Run `work` on a read-only connection in one thread hop, admitted like a unit of work.
+
+        For the hottest reads: no ORM session (identity map, unit of work) and one hop instead of
+        one per sync dependency, endpoint and commit.
+        """
+        async with self.admission:
+            return await anyio.to_thread.run_sync(self._read, work)
+
+    def _read(self, work: Callable[[Connection], Read]) -> Read:
+        with self.read_engine.connect() as connection:
+            return work(connection)
 
 
 def _commit(session: Session) -> None:

@@ -37,7 +37,19 @@ def serve_command(args: argparse.Namespace) -> int:
     from video_enhancer.app import create_app
 
     # Forwarded headers are read by the app itself, from `VE_TRUSTED_PROXIES` only (api.client_ip).
-    uvicorn.run(create_app(), host=args.host, port=args.port, log_config=None, proxy_headers=False)
+    # The app writes its own access log (observability.middleware); uvloop and httptools are what
+    # uvicorn picks when installed, named here so a missing one fails at start instead of slowing
+    # every request.
+    uvicorn.run(
+        create_app(),
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        proxy_headers=False,
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+    )
     return 0
 
 

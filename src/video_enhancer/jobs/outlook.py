@@ -1,24 +1,34 @@
 """What `GET /jobs/{jobId}` adds for a queued job: its place in the queue, when a worker should
 take it, and whether a live worker offers its enhancer.
 
-Apps poll this every few seconds, so it is read in two statements (the three counts together,
-then the recent job lengths) rather than one per figure: on PostgreSQL each statement is a round
-trip, and on either backend each costs more in SQLAlchemy than in the database.
+Apps poll this every few seconds, so its figures are columns of the statement that reads the job
+(`outlook_columns`, evaluated only for a queued job), and the recent job lengths a second,
+prebuilt statement: on PostgreSQL each statement is a round trip, and on either backend building
+and running a statement costs far more in SQLAlchemy than in the database.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import exists, literal, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Table,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    select,
+    true,
+)
 
-from video_enhancer.catalogue.service import live_window
-from video_enhancer.config import Settings
-from video_enhancer.events.service import busy_workers, jobs_ahead, recent_job_seconds, start_estimate
-from video_enhancer.models import Job, JobStatus, WorkerEnhancer
+from video_enhancer.events.service import recent_job_seconds, start_estimate
+from video_enhancer.models import JobStatus, WorkerEnhancer
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,24 +38,45 @@ class QueueOutlook:
     waiting_for: Literal["enhancer"] | None = None
 
 
-def queue_outlook(session: Session, settings: Settings, job: Job, now: datetime) -> QueueOutlook:
-    if job.status is not JobStatus.QUEUED:
-        return QueueOutlook()
-    offered = (
-        exists()
-        .where(WorkerEnhancer.enhancer == job.enhancer, WorkerEnhancer.seen_at >= now - live_window(settings))
-        .select()
+def outlook_columns(jobs: Table) -> list[ColumnElement[Any]]:
+    """`jobs_ahead`, `busy_workers` and `enhancer_offered` of the job read from `jobs` (NULL
+    unless it is queued). The live window's start is the bind parameter `live_since`."""
+    ahead, running, offering = jobs.alias("ahead"), jobs.alias("running"), _worker_enhancers()
+    queued = jobs.c.status == JobStatus.QUEUED
+    jobs_ahead = (
+        select(func.count())
+        .where(ahead.c.status == JobStatus.QUEUED, ahead.c.queue_rank < jobs.c.queue_rank)
         .scalar_subquery()
-        if job.enhancer is not None
-        else select(true()).scalar_subquery()
     )
-    ranked = job.queue_rank is not None
-    ahead = jobs_ahead(job).scalar_subquery() if ranked else select(literal(0)).scalar_subquery()
-    jobs_before, busy, is_offered = session.execute(
-        select(ahead, busy_workers().scalar_subquery(), offered)
-    ).one()
-    position = int(jobs_before or 0) + 1 if ranked else None
+    busy = (
+        select(func.count(func.distinct(running.c.lease_owner)))
+        .where(running.c.status == JobStatus.PROCESSING)
+        .scalar_subquery()
+    )
+    offered = exists().where(
+        offering.c.enhancer == jobs.c.enhancer, offering.c.seen_at >= bindparam("live_since")
+    )
+    return [
+        case((and_(queued, jobs.c.queue_rank.is_not(None)), jobs_ahead)).label("jobs_ahead"),
+        case((queued, busy)).label("busy_workers"),
+        case((and_(queued, jobs.c.enhancer.is_(None)), true()), (queued, offered)).label("enhancer_offered"),
+    ]
+
+
+def _worker_enhancers() -> Table:
+    table = WorkerEnhancer.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+def queue_outlook(connection: Connection, polled: Row[Any], now: datetime) -> QueueOutlook:
+    """The outlook of a job read with `outlook_columns`."""
+    if polled.status is not JobStatus.QUEUED:
+        return QueueOutlook()
+    position = int(polled.jobs_ahead or 0) + 1 if polled.queue_rank is not None else None
     estimate = (
-        start_estimate(position, recent_job_seconds(session), int(busy or 0), now) if position else None
+        start_estimate(position, recent_job_seconds(connection), int(polled.busy_workers or 0), now)
+        if position
+        else None
     )
-    return QueueOutlook(position, estimate, None if is_offered else "enhancer")
+    return QueueOutlook(position, estimate, None if polled.enhancer_offered else "enhancer")

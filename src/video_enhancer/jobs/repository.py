@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Connection, Row, Select, Table, and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from video_enhancer.models import Job, JobStatus
+from video_enhancer.jobs.outlook import outlook_columns
+from video_enhancer.models import Job, JobStatus, User
 
 
 def get_owned_job(
@@ -46,3 +49,34 @@ def jobs_for_videos(session: Session, video_ids: Sequence[uuid.UUID]) -> dict[uu
     for job in session.scalars(query):
         by_video[job.video_id].append(job)
     return by_video
+
+
+def _table(model: type[Job] | type[User]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+def _polled_job() -> Select[Any]:
+    """The caller's account (`owner_deleted_at`; no row when it does not exist) with the job when
+    it is theirs (its columns are NULL otherwise) and the job's queue outlook (`jobs.outlook`)."""
+    users, jobs = _table(User), _table(Job)
+    owned = and_(jobs.c.user_id == users.c.id, jobs.c.id == bindparam("job_id"))
+    return (
+        select(users.c.deleted_at.label("owner_deleted_at"), *jobs.c, *outlook_columns(jobs))
+        .select_from(users.outerjoin(jobs, owned))
+        .where(users.c.id == bindparam("user_id"))
+    )
+
+
+# Built once: this is what apps poll, and building a statement costs more than running it.
+_POLLED_JOB = _polled_job()
+
+
+def poll_owned_job(
+    connection: Connection, user_id: uuid.UUID, job_id: uuid.UUID, live_since: datetime
+) -> Row[Any] | None:
+    """Account check, owned job and queue outlook in one statement (`_polled_job`)."""
+    return connection.execute(
+        _POLLED_JOB, {"user_id": user_id, "job_id": job_id, "live_since": live_since}
+    ).first()

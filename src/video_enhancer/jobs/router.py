@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from video_enhancer.api.deps import CurrentUser, SessionDep, SettingsDep
+from video_enhancer.api.deps import CallerId, CurrentUser, RequestSessionsDep, SessionDep, SettingsDep
 from video_enhancer.api.schemas import error_responses
 from video_enhancer.api.sessions import reads_only
 from video_enhancer.jobs import service
-from video_enhancer.jobs.outlook import queue_outlook
 from video_enhancer.jobs.schemas import JobOut, JobPage
 from video_enhancer.models import JobStatus, utcnow
 
@@ -48,14 +48,17 @@ def list_jobs(
     responses=error_responses(401, 404),
     summary="A job's progress",
 )
-@reads_only
-def get_job(job_id: JobIdPath, session: SessionDep, user: CurrentUser, settings: SettingsDep) -> JobOut:
-    job = service.get_job(session, user, job_id)
-    outlook = queue_outlook(session, settings, job, utcnow())
-    out = JobOut.model_validate(job)
-    out.queue_position = outlook.position
-    out.estimated_start_at = outlook.estimated_start_at
-    out.waiting_for = outlook.waiting_for
+async def get_job(
+    job_id: JobIdPath, sessions: RequestSessionsDep, user_id: CallerId, settings: SettingsDep
+) -> JobOut:
+    # What apps poll: one thread hop and one or two Core statements, no ORM session (`api.sessions`).
+    polled = await sessions.read(
+        partial(service.poll_job, settings=settings, user_id=user_id, job_id=job_id, now=utcnow())
+    )
+    out = JobOut.model_validate(polled.fields)
+    out.queue_position = polled.outlook.position
+    out.estimated_start_at = polled.outlook.estimated_start_at
+    out.waiting_for = polled.outlook.waiting_for
     return out
 
 

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from video_enhancer.errors import InvalidState
+from video_enhancer.catalogue.service import live_window
+from video_enhancer.config import Settings
+from video_enhancer.errors import InvalidState, InvalidToken
 from video_enhancer.jobs import repository
 from video_enhancer.jobs.errors import JobNotFound
 from video_enhancer.jobs.lifecycle import request_cancel
+from video_enhancer.jobs.outlook import QueueOutlook, queue_outlook
+from video_enhancer.logging import bind_user_id
 from video_enhancer.models import Job, JobStatus, User
+from video_enhancer.models.job import content_credentials_in
 
 
 def get_job(session: Session, user: User, job_id: uuid.UUID) -> Job:
@@ -19,6 +28,29 @@ def get_job(session: Session, user: User, job_id: uuid.UUID) -> Job:
     if job is None:
         raise JobNotFound()
     return job
+
+
+@dataclass(frozen=True, slots=True)
+class PolledJob:
+    """A job as `GET /jobs/{jobId}` shows it: its columns (and content credentials), its outlook."""
+
+    fields: dict[str, Any]
+    outlook: QueueOutlook
+
+
+def poll_job(
+    connection: Connection, settings: Settings, user_id: uuid.UUID, job_id: uuid.UUID, now: datetime
+) -> PolledJob:
+    """`get_job` for apps that poll: the account check (a deleted account's token is refused at
+    once, as `get_current_user` does), the job and its outlook in two statements at most."""
+    polled = repository.poll_owned_job(connection, user_id, job_id, now - live_window(settings))
+    if polled is None or polled.owner_deleted_at is not None:
+        raise InvalidToken()
+    bind_user_id(str(user_id))  # as `get_current_user` does: a 404 is logged with its caller
+    if polled.id is None:
+        raise JobNotFound()
+    fields = {**polled._mapping, "content_credentials": content_credentials_in(polled.result)}
+    return PolledJob(fields, queue_outlook(connection, polled, now))
 
 
 def list_jobs(

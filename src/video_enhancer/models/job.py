@@ -73,5 +73,9 @@ class Job(TimestampMixin, Base):
 
     @property
     def content_credentials(self) -> dict[str, Any] | None:
-        """The C2PA manifest the worker signed and read back (in `result`), if any."""
-        return (self.result or {}).get("contentCredentials")
+        return content_credentials_in(self.result)
+
+
+def content_credentials_in(result: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The C2PA manifest the worker signed and read back (in a job's `result`), if any."""
+    return (result or {}).get("contentCredentials")
