@@ -29,6 +29,7 @@ from video_enhancer.enhancers.weights import (
     DOWNLOAD_TIMEOUT_SECONDS,
     WeightsChecksumError,
     WeightsDownloadError,
+    stream_to,
 )
 
 HUB_ENDPOINT = "https://huggingface.co"
@@ -156,20 +157,10 @@ def _check(file: HubFile, sha256: str, blob_id: str) -> None:
 
 def _stream_to(url: str, path: Path) -> tuple[str, str]:
     """Download ``url`` to ``path``; returns its SHA-256 and its git blob id (SHA-1 of a header
-    and the bytes), the two digests the hub lists."""
-    sha256 = hashlib.sha256()
-    content = bytearray()
-    try:
-        with requests.get(url, stream=True, timeout=DOWNLOAD_TIMEOUT_SECONDS) as response:
-            response.raise_for_status()
-            with path.open("wb") as file:
-                for chunk in response.iter_content(CHUNK_BYTES):
-                    sha256.update(chunk)
-                    if len(content) < CHUNK_BYTES:  # blob ids only matter for small files
-                        content += chunk
-                    file.write(chunk)
-    except requests.RequestException as exc:
-        raise WeightsDownloadError(f"Could not download {url}.", detail=str(exc)) from exc
+    and the bytes), the two digests the hub lists; blob ids only matter for small files."""
+    sha256 = stream_to(url, path)
     size = path.stat().st_size
-    blob = hashlib.sha1(f"blob {size}\0".encode() + bytes(content), usedforsecurity=False)
-    return sha256.hexdigest(), blob.hexdigest() if len(content) == size else ""
+    if size > CHUNK_BYTES:
+        return sha256, ""
+    blob = hashlib.sha1(f"blob {size}\0".encode() + path.read_bytes(), usedforsecurity=False)
+    return sha256, blob.hexdigest()

@@ -97,7 +97,7 @@ def download_weights(weights: PublishedWeights, folder: Path, *, url: str | None
     target = folder / weights.filename
     partial = target.with_name(target.name + ".part")
     try:
-        digest = _stream_to(url or weights.url, partial)
+        digest = stream_to(url or weights.url, partial)
         if digest != weights.sha256:
             raise WeightsChecksumError(
                 f"{weights.filename} does not match its published checksum; nothing was kept.",
@@ -109,7 +109,8 @@ def download_weights(weights: PublishedWeights, folder: Path, *, url: str | None
     return target
 
 
-def _stream_to(url: str, path: Path) -> str:
+def stream_to(url: str, path: Path) -> str:
+    """Download ``url`` to ``path`` in pieces; returns the file's SHA-256."""
     digest = hashlib.sha256()
     try:
         with requests.get(url, stream=True, timeout=DOWNLOAD_TIMEOUT_SECONDS) as response:
