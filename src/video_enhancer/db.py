@@ -9,10 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 # Execution option of the read-only engine (`make_read_session_factory`).
 READ_ONLY = "ve_read_only"
+# How long a read on the event loop may wait for a SQLite lock before it is retried in a thread.
+LOOP_BUSY_SECONDS = 0.05
 _WRITE_STATEMENT = re.compile(
     r"\s*(INSERT|UPDATE|DELETE|REPLACE|MERGE|UPSERT|CREATE|DROP|ALTER|TRUNCATE)\b", re.IGNORECASE
 )
@@ -86,6 +90,50 @@ def make_read_engine(engine: Engine) -> Engine:
     if engine.dialect.name == "postgresql":
         options["isolation_level"] = "AUTOCOMMIT"
     return engine.execution_options(**options)
+
+
+def make_loop_read_engine(engine: Engine) -> Engine | None:
+    """For a SQLite file: connections that only read, for use on the event loop (`api.sessions`).
+
+    `PRAGMA query_only` refuses writes in SQLite itself, besides `ReadOnlyViolation`; the busy
+    timeout is short, so a reader that ever meets a lock gives the loop back at once (its caller
+    retries in the thread pool). None for other databases (and in-memory SQLite: a new
+    connection would open another, empty database).
+    """
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    loop_engine = create_engine(
+        url, poolclass=NullPool, connect_args={"check_same_thread": False, "timeout": LOOP_BUSY_SECONDS}
+    )
+
+    @event.listens_for(loop_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # no transaction: each statement reads a snapshot
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA query_only=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(LOOP_BUSY_SECONDS * 1000)}")
+        cursor.close()
+
+    _refuse_writes_when_read_only(loop_engine)
+    return loop_engine.execution_options(**{READ_ONLY: True})
+
+
+def make_async_read_engine(engine: Engine, pool_size: int) -> AsyncEngine | None:
+    """For PostgreSQL with psycopg: the same database through psycopg's asyncio connections,
+    reading only, in autocommit, for reads awaited on the event loop (`api.sessions`). No pre-ping
+    (a round trip per checkout): its caller retries a read once on a connection found dead.
+    None for other databases and drivers."""
+    if engine.dialect.name != "postgresql" or engine.dialect.driver != "psycopg":
+        return None
+    async_engine = create_async_engine(
+        engine.url.render_as_string(hide_password=False),
+        pool_size=pool_size,
+        max_overflow=0,
+        isolation_level="AUTOCOMMIT",
+    )
+    _refuse_writes_when_read_only(async_engine.sync_engine)
+    return async_engine.execution_options(**{READ_ONLY: True})
 
 
 def make_read_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from video_enhancer.api.sessions import RequestSessions, wants_read_only
+from video_enhancer.api.sessions import RequestSessions
 from video_enhancer.auth.tokens import decode_access_token
 from video_enhancer.config import Settings
 from video_enhancer.errors import InvalidToken, NotFound, Unauthorized
@@ -32,18 +32,11 @@ async def get_settings_dep(request: Request) -> Settings:
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
-    """One request = one transaction: commit when the endpoint returns, roll back on error
-    (read-only for `@reads_only` endpoints; at most the pool's size of requests at once:
-    `api.sessions`)."""
+    """One request = one transaction: commit when the endpoint returns, roll back on error (at most
+    the pool's size of requests at once: `api.sessions`)."""
     sessions: RequestSessions = request.app.state.request_sessions
-    read_only = wants_read_only(request.method, request.scope.get("endpoint"))
-    async with sessions.unit_of_work(read_only) as session:
+    async with sessions.unit_of_work() as session:
         yield session
-
-
-async def get_request_sessions(request: Request) -> RequestSessions:
-    sessions: RequestSessions = request.app.state.request_sessions
-    return sessions
 
 
 async def get_storage(request: Request) -> Storage:
@@ -56,23 +49,27 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 # and never a success the database does not hold.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 StorageDep = Annotated[Storage, Depends(get_storage)]
-RequestSessionsDep = Annotated[RequestSessions, Depends(get_request_sessions)]
 
 
 async def get_caller_id(
-    settings: SettingsDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> uuid.UUID:
     """The user id of a valid access token. The token alone: whoever reads the account checks
     that it still exists (`get_current_user`, or `jobs.service.poll_job` in its own statement)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized()
-    return decode_access_token(credentials.credentials, settings)
+    return decode_access_token(credentials.credentials, request.app.state.settings)
 
 
 CallerId = Annotated[uuid.UUID, Depends(get_caller_id)]
 
 
 def get_current_user(session: SessionDep, user_id: CallerId) -> User:
+    return account_of(session, user_id)
+
+
+def account_of(session: Session, user_id: uuid.UUID) -> User:
+    """The caller's account, for endpoints that read it in a unit of work of their own."""
     user = session.get(User, user_id)
     if user is None or user.deleted_at is not None:  # a deleted account's tokens die with it
         raise InvalidToken()

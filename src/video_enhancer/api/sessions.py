@@ -1,11 +1,12 @@
 """A request's unit of work: which session it gets, and how many requests hold one at once.
 
-Endpoints marked `@reads_only` (`GET /jobs`, `GET /videos`) get a read-only session for GET and
-HEAD (`db.make_read_session_factory`): on SQLite they no longer queue behind the write lock, on
-PostgreSQL they skip `BEGIN`/`COMMIT`. It is opt-in, not every GET: some GETs write (`/users/me`
-rolls the billing cycle over), and a read-only session refuses any write. The most polled read,
-`GET /jobs/{jobId}`, skips the ORM session too: `RequestSessions.read` runs its Core statements on
-a read-only connection, all in one thread hop.
+Two kinds. An endpoint that may write takes `SessionDep`: one transaction, committed when it
+returns. The reads apps poll (`GET /jobs/{jobId}`, `GET /jobs`, `GET /videos`) take neither a
+dependency nor a transaction: they pass their work to `RequestSessions.read` (Core statements on a
+connection) or `read_session` (an ORM session), which run it reading only, in autocommit (on SQLite
+no write lock is taken, on PostgreSQL no `BEGIN`/`COMMIT` is sent; a statement that writes is
+refused with `ReadOnlyViolation`). Some GETs write (`/users/me` rolls the billing cycle over): they
+keep `SessionDep`.
 
 Admission: a request's database work runs in the thread pool, one thread hop per sync
 dependency and per endpoint, and its session holds a pooled connection from its first query to
@@ -16,36 +17,42 @@ requests (the pool's size, below the thread pool's 40) hold a session at once; t
 here, on the event loop, holding neither a thread nor a connection. A request may wait; it does
 not fail for want of a connection. The pool's overflow is left to what opens sessions of its own
 (event streams, uploads through signed URLs, the event broker).
+
+Polled reads (`RequestSessions.read` and `read_session`) skip the thread pool where the database
+allows, because the hop to a thread and back costs more than the read: on a SQLite file they run
+on the event loop itself, on a connection of that loop's own that reads only (a local read of a
+few pages in WAL mode, which takes no lock a writer holds; should one ever meet a lock, it is
+retried in the thread pool after at most 50 ms); on PostgreSQL with psycopg they are awaited on
+psycopg's asyncio connections (a pool of their own, `read_pool_size`), so the loop serves other
+requests while the database answers. Anything else reads in the thread pool. The read's own code
+is the same plain synchronous SQLAlchemy in all three.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import anyio
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
-from video_enhancer.db import make_read_engine, make_read_session_factory, make_session_factory
+from video_enhancer.db import (
+    make_async_read_engine,
+    make_loop_read_engine,
+    make_read_engine,
+    make_read_session_factory,
+    make_session_factory,
+)
 
-READ_METHODS = frozenset({"GET", "HEAD"})
-_READS_ONLY = "_ve_reads_only"
-Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 Read = TypeVar("Read")
-
-
-def reads_only(endpoint: Endpoint) -> Endpoint:
-    """Mark an endpoint that never writes: its GET and HEAD requests get a read-only session."""
-    setattr(endpoint, _READS_ONLY, True)
-    return endpoint
-
-
-def wants_read_only(method: str, endpoint: object) -> bool:
-    return method in READ_METHODS and getattr(endpoint, _READS_ONLY, False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,24 +62,30 @@ class RequestSessions:
     read_engine: Engine
     admission: anyio.Semaphore
     capacity: int
+    loop_reads: LoopReads | None = None
+    async_reads: AsyncReads | None = None
 
     @classmethod
     def for_engine(cls, engine: Engine, default_capacity: int) -> RequestSessions:
         pool = engine.pool
         capacity = pool.size() if isinstance(pool, QueuePool) else default_capacity
+        loop_engine = make_loop_read_engine(engine)
+        async_engine = make_async_read_engine(engine, read_pool_size(capacity))
         return cls(
             make_session_factory(engine),
             make_read_session_factory(engine),
             make_read_engine(engine),
             anyio.Semaphore(capacity),
             capacity,
+            LoopReads(loop_engine) if loop_engine is not None else None,
+            AsyncReads(async_engine, read_pool_size(capacity)) if async_engine is not None else None,
         )
 
     @asynccontextmanager
-    async def unit_of_work(self, read_only: bool) -> AsyncIterator[Session]:
+    async def unit_of_work(self) -> AsyncIterator[Session]:
         """Commit when the endpoint returns, roll back on error; commit and close in one thread hop."""
         async with self.admission:
-            session = (self.reader if read_only else self.writer)()
+            session = self.writer()
             try:
                 yield session
             except BaseException:
@@ -83,17 +96,154 @@ class RequestSessions:
                 await anyio.to_thread.run_sync(_commit, session)
 
     async def read(self, work: Callable[[Connection], Read]) -> Read:
-        """Run `work` on a read-only connection in one thread hop, admitted like a unit of work.
+        """Run `work` on a read-only connection: on the event loop (SQLite), awaited on an asyncio
+        connection (PostgreSQL), else in one thread hop, admitted like a unit of work.
 
-        For the hottest reads: no ORM session (identity map, unit of work) and one hop instead of
-        one per sync dependency, endpoint and commit.
+        For the hottest reads: no ORM session (identity map, unit of work), no thread hop where
+        the database allows. `work` must not write; each of its statements reads its own snapshot.
         """
+        if self.loop_reads is not None:
+            done, result = self.loop_reads.try_read(work)
+            if done:
+                return result
+        elif self.async_reads is not None:
+            return await self.async_reads.read(work)
         async with self.admission:
             return await anyio.to_thread.run_sync(self._read, work)
+
+    async def read_session(self, work: Callable[[Session], Read]) -> Read:
+        """`read` with a read-only ORM session: for list endpoints that build their whole answer
+        inside `work` (lazy loads after it returns are not possible on PostgreSQL)."""
+        if self.loop_reads is not None:
+            done, result = self.loop_reads.try_read(partial_session(work))
+            if done:
+                return result
+        elif self.async_reads is not None:
+            return await self.async_reads.read_session(work)
+        async with self.admission:
+            return await anyio.to_thread.run_sync(self._read_session, work)
+
+    async def close(self) -> None:
+        if self.loop_reads is not None:
+            self.loop_reads.close()
+        if self.async_reads is not None:
+            await self.async_reads.engine.dispose()
 
     def _read(self, work: Callable[[Connection], Read]) -> Read:
         with self.read_engine.connect() as connection:
             return work(connection)
+
+    def _read_session(self, work: Callable[[Session], Read]) -> Read:
+        with self.reader() as session:
+            return work(session)
+
+
+def read_pool_size(capacity: int) -> int:
+    """Connections of the asyncio read pool: a read holds one only while PostgreSQL answers, so
+    half the request pool keeps the event loop busy (the connection budget in docs/cloud.md)."""
+    return max(2, capacity // 2)
+
+
+def partial_session(work: Callable[[Session], Read]) -> Callable[[Connection], Read]:
+    def on_connection(connection: Connection) -> Read:
+        with Session(bind=connection, expire_on_commit=False, autoflush=False) as session:
+            return work(session)
+
+    return on_connection
+
+
+@dataclass(eq=False)
+class LoopReads:
+    """SQLite reads on the event loop, one read-only connection per loop thread.
+
+    One connection per thread, not a pool: reads on a loop never overlap, and a loop keeps its
+    thread (a test client runs its app on a thread of its own).
+    """
+
+    engine: Engine
+    _local: threading.local = field(default_factory=threading.local)
+    _opened: list[Connection] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def try_read(self, work: Callable[[Connection], Read]) -> tuple[bool, Any]:
+        """(True, result) when read here; (False, None) when the database was locked: the caller
+        reads in the thread pool instead, where waiting does not hold up the loop."""
+        connection = self._connection()
+        try:
+            return True, work(connection)
+        except OperationalError as exc:
+            if not _is_locked(exc):
+                raise
+            return False, None
+        finally:
+            if connection.in_transaction():
+                connection.rollback()  # no statement was written; this only resets SQLAlchemy's state
+
+    def close(self) -> None:
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for connection in opened:
+            connection.close()
+
+    def _connection(self) -> Connection:
+        connection: Connection | None = getattr(self._local, "connection", None)
+        if connection is None or connection.closed or connection.invalidated:
+            connection = self.engine.connect()
+            self._local.connection = connection
+            with self._lock:
+                self._opened.append(connection)
+        return connection
+
+
+def _is_locked(exc: OperationalError) -> bool:
+    message = str(exc.orig).lower()
+    return "locked" in message or "busy" in message
+
+
+class AsyncReads:
+    """Reads awaited on psycopg's asyncio connections; at most `size` at once (the rest wait here,
+    never in the pool's 30 s checkout timeout). A read that finds its connection dead (the
+    database restarted since) is retried once on a new one: reads can be repeated.
+
+    An asyncio connection belongs to the event loop that opened it: when the app is served by
+    another loop than before (test clients start one per call), the pool is started afresh.
+    """
+
+    def __init__(self, engine: AsyncEngine, size: int) -> None:
+        self.engine = engine
+        self.size = size
+        self._admission: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+
+    async def read(self, work: Callable[[Connection], Read]) -> Read:
+        async def once() -> Read:
+            async with self.engine.connect() as connection:
+                return await connection.run_sync(work)
+
+        return await self._retried(once)
+
+    async def read_session(self, work: Callable[[Session], Read]) -> Read:
+        async def once() -> Read:
+            async with AsyncSession(self.engine, expire_on_commit=False, autoflush=False) as session:
+                return await session.run_sync(work)
+
+        return await self._retried(once)
+
+    async def _retried(self, once: Callable[[], Awaitable[Read]]) -> Read:
+        async with self._admission_of_this_loop():
+            try:
+                return await once()
+            except DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+            return await once()
+
+    def _admission_of_this_loop(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._admission is None or self._admission[0] is not loop:
+            if self._admission is not None:
+                self.engine.sync_engine.dispose(close=False)  # another loop's connections
+            self._admission = (loop, asyncio.Semaphore(self.size))
+        return self._admission[1]
 
 
 def _commit(session: Session) -> None:

@@ -6,11 +6,13 @@ import uuid
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
+from sqlalchemy.orm import Session
 
-from video_enhancer.api.deps import CallerId, CurrentUser, RequestSessionsDep, SessionDep, SettingsDep
+from video_enhancer.api.deps import CallerId, CurrentUser, SessionDep, account_of
 from video_enhancer.api.schemas import error_responses
-from video_enhancer.api.sessions import reads_only
+from video_enhancer.api.sessions import RequestSessions
+from video_enhancer.config import Settings
 from video_enhancer.jobs import service
 from video_enhancer.jobs.schemas import JobOut, JobPage
 from video_enhancer.models import JobStatus, utcnow
@@ -27,18 +29,22 @@ JobIdPath = Annotated[uuid.UUID, Path(alias="jobId")]
     responses=error_responses(401),
     summary="List your jobs, newest first",
 )
-@reads_only
-def list_jobs(
-    session: SessionDep,
-    user: CurrentUser,
+async def list_jobs(
+    request: Request,
+    user_id: CallerId,
     status: JobStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> JobPage:
-    jobs, total = service.list_jobs(session, user, status, limit, offset)
-    return JobPage(
-        items=[JobOut.model_validate(job) for job in jobs], total=total, limit=limit, offset=offset
-    )
+    sessions: RequestSessions = request.app.state.request_sessions
+
+    def read(session: Session) -> JobPage:
+        jobs, total = service.list_jobs(session, account_of(session, user_id), status, limit, offset)
+        return JobPage(
+            items=[JobOut.model_validate(job) for job in jobs], total=total, limit=limit, offset=offset
+        )
+
+    return await sessions.read_session(read)
 
 
 @router.get(
@@ -48,10 +54,12 @@ def list_jobs(
     responses=error_responses(401, 404),
     summary="A job's progress",
 )
-async def get_job(
-    job_id: JobIdPath, sessions: RequestSessionsDep, user_id: CallerId, settings: SettingsDep
-) -> JobOut:
-    # What apps poll: one thread hop and one or two Core statements, no ORM session (`api.sessions`).
+async def get_job(job_id: JobIdPath, user_id: CallerId, request: Request) -> JobOut:
+    # What apps poll: one or two Core statements, no ORM session, no thread hop where the database
+    # allows (`api.sessions`); the app's state is read here rather than through more dependencies,
+    # each of which costs the poll more than a statement.
+    sessions: RequestSessions = request.app.state.request_sessions
+    settings: Settings = request.app.state.settings
     polled = await sessions.read(
         partial(service.poll_job, settings=settings, user_id=user_id, job_id=job_id, now=utcnow())
     )

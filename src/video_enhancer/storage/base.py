@@ -72,6 +72,9 @@ class SignedUrl:
 @runtime_checkable
 class Storage(Protocol):
     name: str
+    # True when `signed_download_url` never leaves the process (an HMAC, a private key); False when
+    # it may call a service (IAM signBlob): such a signature must not be made on the event loop.
+    signs_offline: bool
 
     def put_file(self, area: Area, key: str, source: Path, content_type: str | None = None) -> None:
         """Upload a local file (streamed; memory independent of size)."""

@@ -48,6 +48,7 @@ class CdnDownloads:
         self._key_name = key_name
         self._key = key
         self.name = storage.name
+        self.signs_offline = storage.signs_offline  # raw-area URLs are still the storage's
 
     def signed_download_url(
         self, area: Area, key: str, *, ttl_seconds: int, filename: str | None = None

@@ -98,6 +98,7 @@ class GcsStorage:
         self._buckets = buckets
         self._signer = signer
         self._api_endpoint = api_endpoint
+        self.signs_offline = signer.credentials is not None  # else IAM signBlob, over the network
 
     # -- construction -------------------------------------------------------------------------
 

@@ -137,6 +137,7 @@ class ResumablePart:
 
 class LocalStorage:
     name = "local"
+    signs_offline = True
 
     def __init__(self, root: Path, signing_secret: str, public_base_url: str) -> None:
         self.root = Path(root).resolve()

@@ -42,6 +42,7 @@ class StoredObject:
 @dataclass
 class MemoryStorage:
     name: str = "memory"
+    signs_offline: bool = True
     unavailable: bool = False
     objects: dict[tuple[Area, str], StoredObject] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Response
+import anyio
+from fastapi import APIRouter, Header, Path, Query, Request, Response
+from sqlalchemy.orm import Session
 
-from video_enhancer.api.deps import CurrentUser, SessionDep, SettingsDep, StorageDep
+from video_enhancer.api.deps import CallerId, CurrentUser, SessionDep, SettingsDep, StorageDep, account_of
 from video_enhancer.api.schemas import error_responses
-from video_enhancer.api.sessions import reads_only
+from video_enhancer.api.sessions import RequestSessions
 from video_enhancer.config import Settings
 from video_enhancer.jobs.schemas import JobOut
 from video_enhancer.previews import service as previews_service
@@ -231,18 +233,29 @@ def renew_upload_url(
     responses=error_responses(401),
     summary="List your videos, newest first",
 )
-@reads_only
-def list_videos(
-    session: SessionDep,
-    settings: SettingsDep,
-    storage: StorageDep,
-    user: CurrentUser,
+async def list_videos(
+    request: Request,
+    user_id: CallerId,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> VideoPage:
-    views, total = service.list_videos(session, user, limit, offset)
-    items = [_video_out(view, storage, settings) for view in views]
-    return VideoPage(items=items, total=total, limit=limit, offset=offset)
+    # Apps poll this too: one read-only unit of work without a thread hop where the database
+    # allows (`api.sessions`), as `GET /jobs/{jobId}`.
+    sessions: RequestSessions = request.app.state.request_sessions
+    settings: Settings = request.app.state.settings
+    storage: Storage = request.app.state.storage
+
+    def read(session: Session) -> tuple[list[service.VideoView], int]:
+        return service.list_videos(session, account_of(session, user_id), limit, offset)
+
+    views, total = await sessions.read_session(read)
+
+    def page() -> VideoPage:
+        items = [_video_out(view, storage, settings) for view in views]
+        return VideoPage(items=items, total=total, limit=limit, offset=offset)
+
+    # Pictures' URLs are signed here, out of the read: a signature may be a call to a service.
+    return page() if storage.signs_offline else await anyio.to_thread.run_sync(page)
 
 
 @router.get(
