@@ -4,19 +4,25 @@ succeed; requests that only read never take SQLite's write lock and cannot write
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
+import time
 import uuid
+from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
+import anyio.to_thread
 import httpx
 import pytest
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Connection, Engine, insert, select, text
 
 from factories import add_job, add_user, bearer, finished_job
 from video_enhancer.app import create_app
 from video_enhancer.config import Settings
 from video_enhancer.db import ReadOnlyViolation, make_engine, make_read_session_factory, make_session_factory
-from video_enhancer.models import Job, JobStatus, Plan, User
+from video_enhancer.models import Job, JobStatus, Plan, User, Video, utcnow
+from video_enhancer.storage.memory import MemoryStorage
 
 REQUESTS = 100
 
@@ -110,3 +116,169 @@ def test_a_reader_does_not_wait_for_a_writer_on_sqlite(engine: Engine) -> None:
         reader.join(timeout=10)  # the busy timeout is 30 s: a reader queued behind the lock would wait
         assert read and read[0].endswith("@example.com")
         holding_the_lock.rollback()
+
+
+# --- polled reads without a thread hop (`RequestSessions.read`, `read_session`) ---------------------
+
+
+def _poll_all(app: Any, paths: list[tuple[str, dict[str, str]]]) -> list[httpx.Response]:
+    return asyncio.run(_all_at_once(app, [("GET", path, headers, None) for path, headers in paths]))
+
+
+def test_polled_reads_take_no_thread_where_the_database_allows(engine: Engine, settings: Settings) -> None:
+    """SQLite files read on the event loop, PostgreSQL on psycopg's asyncio connections: the
+    thread pool is never entered (a read that used it would show here)."""
+    app = create_app(settings, engine=engine)
+    (headers, job_id), *_ = _queued_jobs(engine, settings, 1)
+    sessions = app.state.request_sessions
+    assert (sessions.loop_reads is not None) == (engine.dialect.name == "sqlite")
+    assert (sessions.async_reads is not None) == (engine.dialect.name == "postgresql")
+    entered: list[str] = []
+    original = anyio.to_thread.run_sync
+
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        entered.append(getattr(args[0], "__name__", repr(args[0])))
+        return await original(*args, **kwargs)
+
+    with patch.object(anyio.to_thread, "run_sync", counting):
+        responses = _poll_all(app, [(f"/jobs/{job_id}", headers), ("/jobs", headers), ("/videos", headers)])
+
+    assert [r.status_code for r in responses] == [200, 200, 200]
+    assert responses[0].json()["queuePosition"] == 1
+    assert [item["id"] for item in responses[1].json()["items"]] == [str(job_id)]
+    assert entered == []
+
+
+def test_polled_reads_are_still_refused_to_a_deleted_account_and_to_others(
+    engine: Engine, settings: Settings
+) -> None:
+    app = create_app(settings, engine=engine)
+    (mine, my_job), (theirs, _their_job) = _queued_jobs(engine, settings, 2)
+    with make_session_factory(engine).begin() as session:
+        owner_id = session.scalars(select(Job.user_id).where(Job.id == my_job)).one()
+        session.get_one(User, owner_id).deleted_at = utcnow()
+
+    responses = _poll_all(app, [(f"/jobs/{my_job}", theirs), (f"/jobs/{my_job}", mine), ("/videos", mine)])
+
+    assert [(r.status_code, r.json()["error"]["code"]) for r in responses] == [
+        (404, "NOT_FOUND"),
+        (401, "INVALID_TOKEN"),
+        (401, "INVALID_TOKEN"),
+    ]
+
+
+@pytest.mark.db_backends("sqlite")
+def test_a_loop_read_that_meets_a_lock_waits_in_a_thread_and_never_holds_up_the_loop(
+    engine: Engine, settings: Settings
+) -> None:
+    """An exclusive lock (the one case where a WAL reader waits) makes the loop's read give up
+    within its 50 ms busy timeout and wait in the thread pool; meanwhile the loop serves others."""
+    app = create_app(settings, engine=engine)
+    (headers, job_id), *_ = _queued_jobs(engine, settings, 1)
+    path = Path(engine.url.database or "")
+    engine.dispose()  # an exclusive lock needs the database to itself
+    locker = sqlite3.connect(path, isolation_level=None)
+    locker.execute("PRAGMA locking_mode=EXCLUSIVE")
+    locker.execute("BEGIN EXCLUSIVE")
+    locker.execute("UPDATE users SET email = email")  # holds the database until COMMIT
+
+    async def scenario() -> tuple[httpx.Response, list[float], float]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            poll = asyncio.create_task(client.get(f"/jobs/{job_id}", headers=headers))
+            gaps: list[float] = []
+            started = time.perf_counter()
+            while time.perf_counter() - started < 0.6:  # the loop stays free while the poll waits
+                before = time.perf_counter()
+                await asyncio.sleep(0.01)
+                gaps.append(time.perf_counter() - before)
+            assert not poll.done()
+            locker.execute("COMMIT")
+            locker.close()  # releases the exclusive lock
+            response = await asyncio.wait_for(poll, timeout=10)
+            return response, gaps, time.perf_counter() - started
+
+    try:
+        response, gaps, _elapsed = asyncio.run(scenario())
+    finally:
+        locker.close()  # closing twice is allowed
+    assert response.status_code == 200
+    assert response.json()["id"] == str(job_id)
+    assert max(gaps) < 0.2  # no step of the loop waited out SQLite's busy handler (30 s here)
+
+
+@pytest.mark.db_backends("sqlite")
+def test_the_loop_connection_cannot_write(engine: Engine, settings: Settings) -> None:
+    sessions = create_app(settings, engine=engine).state.request_sessions
+
+    def write(connection: Connection) -> None:
+        connection.exec_driver_sql("INSERT INTO users (id, email) VALUES ('x', 'y')")
+
+    with pytest.raises(ReadOnlyViolation):
+        asyncio.run(sessions.read(write))
+
+
+@pytest.mark.db_backends("postgresql")
+def test_a_read_on_a_connection_the_database_dropped_is_retried_once(
+    engine: Engine, settings: Settings
+) -> None:
+    """The asyncio read pool has no pre-ping round trip: a connection found dead (the database
+    restarted, a proxy timed it out) is dropped and the read repeated on a new one."""
+    app = create_app(settings, engine=engine)
+    (headers, job_id), *_ = _queued_jobs(engine, settings, 1)
+
+    async def scenario() -> tuple[int, int, int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            first = await client.get(f"/jobs/{job_id}", headers=headers)  # the pool now holds one
+            with engine.connect() as admin:
+                killed = admin.execute(
+                    text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'idle'"
+                    )
+                ).scalar_one()
+            second = await client.get(f"/jobs/{job_id}", headers=headers)
+            return first.status_code, int(killed), second.status_code
+
+    first, killed, second = asyncio.run(scenario())
+    assert first == 200
+    assert killed >= 1
+    assert second == 200
+
+
+@pytest.mark.parametrize("offline", [True, False])
+def test_pictures_are_signed_on_the_loop_only_by_a_storage_that_signs_offline(
+    engine: Engine, settings: Settings, offline: bool
+) -> None:
+    """`GET /videos` reads on the loop, but a signature that may call a service (IAM signBlob)
+    is made in the thread pool."""
+    storage = MemoryStorage(signs_offline=offline)
+    app = create_app(settings, engine=engine, storage=storage)
+    with make_session_factory(engine).begin() as session:
+        user = add_user(session)
+        job = add_job(session, user, JobStatus.COMPLETED)
+        video = session.get_one(Video, job.video_id)
+        video.thumbnail_path = f"users/{user.id}/videos/{video.id}/poster.jpg"
+        headers = bearer(user, settings)
+    signed_on: list[bool] = []
+    original = storage.signed_download_url
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        signed_on.append(_on_a_loop())
+        return original(*args, **kwargs)
+
+    with patch.object(storage, "signed_download_url", recording):
+        (response,) = _poll_all(app, [("/videos", headers)])
+
+    assert response.status_code == 200
+    assert response.json()["items"][0]["thumbnailUrl"]
+    assert signed_on == [offline]
+
+
+def _on_a_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True

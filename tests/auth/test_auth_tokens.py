@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -11,10 +12,19 @@ from typing import Any
 import jwt
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from helpers import get_user, register_user
-from video_enhancer.auth.tokens import create_access_token, decode_access_token
+from video_enhancer.auth.tokens import (
+    VerifiedTokens,
+    create_access_token,
+    create_stream_token,
+    decode_access_token,
+    decode_stream_token,
+    verified_tokens,
+)
 from video_enhancer.config import Settings
+from video_enhancer.errors import InvalidToken
 from video_enhancer.models import utcnow
 
 
@@ -110,3 +120,58 @@ def test_an_unauthenticated_request_names_the_bearer_scheme(client: TestClient) 
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == "Bearer"
     assert response.json()["error"]["code"] == "NOT_AUTHENTICATED"
+
+
+# --- verified tokens are kept until they expire ------------------------------------------------
+
+
+def test_a_verified_token_is_kept_and_still_refused_once_it_expires(settings: Settings) -> None:
+    user_id = uuid.uuid4()
+    now = utcnow()
+    token = jwt.encode(
+        _claims(user_id, iat=now - timedelta(minutes=59), exp=now + timedelta(seconds=1)),
+        settings.jwt_secret.get_secret_value(),
+        algorithm="HS256",
+    )
+    verified_tokens.clear()
+
+    assert decode_access_token(token, settings) == user_id
+    assert decode_access_token(token, settings) == user_id  # from the cache
+    assert len(verified_tokens) == 1
+    time.sleep(1.1)
+
+    with pytest.raises(InvalidToken):
+        decode_access_token(token, settings)
+    assert len(verified_tokens) == 0
+
+
+def test_a_token_verified_under_one_secret_is_refused_under_another(settings: Settings) -> None:
+    token = create_access_token(uuid.uuid4(), settings)
+    decode_access_token(token, settings)
+    rotated = settings.model_copy(update={"jwt_secret": SecretStr("another-secret-" + "x" * 32)})
+
+    with pytest.raises(InvalidToken):
+        decode_access_token(token, rotated)
+
+
+def test_a_stream_token_is_never_taken_for_an_access_token_even_once_verified(settings: Settings) -> None:
+    token = create_stream_token(uuid.uuid4(), settings)
+    decode_stream_token(token, settings)
+
+    with pytest.raises(InvalidToken):
+        decode_access_token(token, settings)
+
+
+def test_the_cache_keeps_at_most_its_capacity_dropping_the_least_recently_used() -> None:
+    cache = VerifiedTokens(capacity=3)
+    expires = time.time() + 60
+    ids = [uuid.uuid4() for _ in range(4)]
+    for index, user_id in enumerate(ids[:3]):
+        cache.put((f"t{index}", "access", b"k"), user_id, expires)
+    assert cache.get(("t0", "access", b"k")) == ids[0]  # t1 is now the least recently used
+
+    cache.put(("t3", "access", b"k"), ids[3], expires)
+
+    assert len(cache) == 3
+    assert cache.get(("t1", "access", b"k")) is None
+    assert [cache.get((f"t{n}", "access", b"k")) for n in (0, 2, 3)] == [ids[0], ids[2], ids[3]]

@@ -89,6 +89,9 @@ class VerifiedTokens:
         with self._lock:
             self._entries.clear()
 
+    def __len__(self) -> int:
+        return len(self._entries)
+
 
 # Enough for the tokens of every app polling one API process at once; about 300 bytes each.
 verified_tokens = VerifiedTokens(capacity=20_000)
