@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session
 
 from factories import add_job
 from helpers import register_user
-from video_enhancer.events.service import estimated_start, queue_position
+from video_enhancer.config import get_settings
+from video_enhancer.events.service import ESTIMATE_SAMPLE, estimated_start, queue_position
+from video_enhancer.jobs.service import poll_job
 from video_enhancer.models import Job, JobStatus, User, utcnow
 
 
@@ -58,3 +60,32 @@ def test_get_job_shows_the_queue_position(client: TestClient) -> None:
     body = client.get(f"/jobs/{job_id}", headers=headers).json()
     assert body["queuePosition"] == 2
     assert body["estimatedStartAt"] is None
+
+
+def test_the_polled_estimate_is_the_events_estimate_to_the_millisecond(session: Session) -> None:
+    """`GET /jobs/{jobId}` averages recent job lengths inside its one statement (julianday on
+    SQLite, EXTRACT(EPOCH) on PostgreSQL); it must agree with the events' Python average, over
+    more history than the sample holds and with lengths that are not whole seconds."""
+    user = User(email="estimate@example.com", password_hash="not-a-real-hash")
+    session.add(user)
+    session.flush()
+    now = utcnow().replace(microsecond=0)
+    waiting = _job(session, user, JobStatus.QUEUED, 30.0)
+    _job(session, user, JobStatus.QUEUED, 10.0)
+    for index in range(ESTIMATE_SAMPLE + 5):  # the oldest five fall out of the sample
+        _job(
+            session,
+            user,
+            JobStatus.COMPLETED,
+            started_at=now - timedelta(hours=2 + index, seconds=40 + index * 7.25),
+            completed_at=now - timedelta(hours=2 + index),
+        )
+    _job(session, user, JobStatus.PROCESSING, lease_owner="worker-1")
+    session.flush()
+    expected = estimated_start(session, waiting, now)
+
+    polled = poll_job(session.connection(), get_settings(), user.id, waiting.id, now)
+
+    assert expected is not None and polled.outlook.estimated_start_at is not None
+    assert polled.outlook.position == 2
+    assert abs((polled.outlook.estimated_start_at - expected).total_seconds()) < 0.001

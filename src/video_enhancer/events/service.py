@@ -27,7 +27,7 @@ NOTIFY_CHANNEL = "ve_events"
 """PostgreSQL LISTEN/NOTIFY channel of the event log; the payload is the user id."""
 
 # How many recent completed jobs estimate the wait of a queued one.
-_ESTIMATE_SAMPLE = 20
+ESTIMATE_SAMPLE = 20
 
 
 def append_event(
@@ -172,7 +172,7 @@ _RECENT_JOBS = (
     select(Job.started_at, Job.completed_at)
     .where(Job.status == JobStatus.COMPLETED, Job.started_at.is_not(None), Job.completed_at.is_not(None))
     .order_by(Job.completed_at.desc())
-    .limit(_ESTIMATE_SAMPLE)
+    .limit(ESTIMATE_SAMPLE)
 )
 
 
@@ -183,7 +183,15 @@ def start_estimate(
     without history to estimate from."""
     if not durations:
         return None
-    average = sum(durations) / len(durations)
+    return start_estimate_at_average(position, sum(durations) / len(durations), busy, now)
+
+
+def start_estimate_at_average(
+    position: int, average: float | None, busy: int, now: datetime | None = None
+) -> datetime | None:
+    """`start_estimate` from the average length of recent jobs (None without history)."""
+    if average is None:
+        return None
     # The jobs ahead finish in rounds of `busy` at a time; the running ones are half done on average.
     rounds_ahead = math.ceil((position - 1) / max(1, busy))
     wait = average * rounds_ahead + (average / 2 if busy else 0.0)

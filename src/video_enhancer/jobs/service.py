@@ -42,7 +42,7 @@ def poll_job(
     connection: Connection, settings: Settings, user_id: uuid.UUID, job_id: uuid.UUID, now: datetime
 ) -> PolledJob:
     """`get_job` for apps that poll: the account check (a deleted account's token is refused at
-    once, as `get_current_user` does), the job and its outlook in two statements at most."""
+    once, as `get_current_user` does), the job and its outlook in one statement."""
     polled = repository.poll_owned_job(connection, user_id, job_id, now - live_window(settings))
     if polled is None or polled.owner_deleted_at is not None:
         raise InvalidToken()
@@ -50,7 +50,7 @@ def poll_job(
     if polled.id is None:
         raise JobNotFound()
     fields = {**polled._mapping, "content_credentials": content_credentials_in(polled.result)}
-    return PolledJob(fields, queue_outlook(connection, polled, now))
+    return PolledJob(fields, queue_outlook(polled, now))
 
 
 def list_jobs(
