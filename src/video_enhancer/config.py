@@ -64,7 +64,8 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(
         10,
         description="Connection pool size per process (as many again of overflow); as many API requests "
-        "use the database at once, the others wait for a turn.",
+        "use the database at once, the others wait for a turn. On PostgreSQL an API process also keeps "
+        "half as many (at least 2) asyncio connections for polled reads.",
     )
 
     # Auth

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import uuid
 from datetime import timedelta
 
@@ -84,7 +85,10 @@ def test_the_polled_estimate_is_the_events_estimate_to_the_millisecond(session: 
     session.flush()
     expected = estimated_start(session, waiting, now)
 
-    polled = poll_job(session.connection(), get_settings(), user.id, waiting.id, now)
+    # In a context of its own, as a request: the poll binds its user to the logs' context.
+    polled = contextvars.copy_context().run(
+        poll_job, session.connection(), get_settings(), user.id, waiting.id, now
+    )
 
     assert expected is not None and polled.outlook.estimated_start_at is not None
     assert polled.outlook.position == 2
