@@ -40,13 +40,19 @@ def count_owned_jobs(session: Session, user_id: uuid.UUID, status: JobStatus | N
     return int(session.scalar(select(func.count()).select_from(subquery)) or 0)
 
 
+_JOBS_OF_VIDEOS = (
+    select(Job)
+    .where(Job.video_id.in_(bindparam("video_ids", expanding=True)))
+    .order_by(Job.created_at.desc(), Job.id.desc())
+)
+
+
 def jobs_for_videos(session: Session, video_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Job]]:
     """Each video's jobs, newest first, in one query."""
     by_video: dict[uuid.UUID, list[Job]] = {video_id: [] for video_id in video_ids}
     if not video_ids:
         return by_video
-    query = select(Job).where(Job.video_id.in_(video_ids)).order_by(Job.created_at.desc(), Job.id.desc())
-    for job in session.scalars(query):
+    for job in session.scalars(_JOBS_OF_VIDEOS, {"video_ids": list(video_ids)}):
         by_video[job.video_id].append(job)
     return by_video
 

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from video_enhancer.models import Job, JobStatus, User, Video
@@ -31,20 +31,25 @@ def get_live_video(session: Session, video_id: uuid.UUID) -> Video | None:
     return session.scalars(select(Video).where(Video.id == video_id, Video.deleted_at.is_(None))).first()
 
 
+# `GET /videos` is polled: its statements are built once (building one costs more than running it).
+_OWNED_VIDEOS = (
+    select(Video)
+    .where(Video.user_id == bindparam("user_id"), Video.deleted_at.is_(None))
+    .order_by(Video.created_at.desc(), Video.id.desc())
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))
+)
+_OWNED_VIDEO_COUNT = select(func.count(Video.id)).where(
+    Video.user_id == bindparam("user_id"), Video.deleted_at.is_(None)
+)
+
+
 def list_owned_videos(session: Session, user_id: uuid.UUID, limit: int, offset: int) -> Sequence[Video]:
-    query = (
-        select(Video)
-        .where(Video.user_id == user_id, Video.deleted_at.is_(None))
-        .order_by(Video.created_at.desc(), Video.id.desc())
-        .limit(limit)
-        .offset(offset)
-    )
-    return session.scalars(query).all()
+    return session.scalars(_OWNED_VIDEOS, {"user_id": user_id, "limit": limit, "offset": offset}).all()
 
 
 def count_owned_videos(session: Session, user_id: uuid.UUID) -> int:
-    query = select(func.count(Video.id)).where(Video.user_id == user_id, Video.deleted_at.is_(None))
-    return int(session.scalar(query) or 0)
+    return int(session.scalar(_OWNED_VIDEO_COUNT, {"user_id": user_id}) or 0)
 
 
 def latest_job(session: Session, video_id: uuid.UUID, *, lock: bool = False) -> Job | None:
