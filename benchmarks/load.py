@@ -149,6 +149,7 @@ class Recorder:
 
     latencies: list[float] = field(default_factory=list)
     by_route: Counter[str] = field(default_factory=Counter)
+    slowest_by_route: dict[str, float] = field(default_factory=dict)
     errors: Counter[str] = field(default_factory=Counter)
     started: float = field(default_factory=time.perf_counter)
     ended: float | None = None
@@ -168,8 +169,10 @@ class Recorder:
             await connection.close()  # the answer may still come: this connection is out of step
             self.errors[f"{route}: no answer in {REQUEST_TIMEOUT_SECONDS:.0f} s"] += 1
             return None
-        self.latencies.append(time.perf_counter() - started)
+        took = time.perf_counter() - started
+        self.latencies.append(took)
         self.by_route[route] += 1
+        self.slowest_by_route[route] = max(took, self.slowest_by_route.get(route, 0.0))
         if status >= 400:
             self.errors[f"{route}: HTTP {status}"] += 1
         return status, content
@@ -187,6 +190,7 @@ class Recorder:
             "errors": sum(self.errors.values()),
             "error_kinds": dict(self.errors),
             "by_route": dict(self.by_route),
+            "max_ms_by_route": {route: _ms(took) for route, took in sorted(self.slowest_by_route.items())},
         }
 
 

@@ -8,6 +8,7 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from unittest.mock import patch
@@ -16,6 +17,7 @@ import anyio.to_thread
 import httpx
 import pytest
 from sqlalchemy import Connection, Engine, insert, select, text
+from sqlalchemy.orm import Session
 
 from factories import add_job, add_user, bearer, finished_job
 from video_enhancer.app import create_app
@@ -282,3 +284,51 @@ def _on_a_loop() -> bool:
     except RuntimeError:
         return False
     return True
+
+
+def test_a_write_unit_of_work_commits_whole_or_not_at_all(engine: Engine, settings: Settings) -> None:
+    sessions = create_app(settings, engine=engine).state.request_sessions
+    emails = [f"writer-{uuid.uuid4().hex[:8]}@example.com" for _ in range(2)]
+
+    def add(email: str, then_fail: bool) -> Callable[[Session], str]:
+        def work(session: Session) -> str:
+            session.add(User(email=email, password_hash="not-a-real-hash"))
+            session.flush()
+            if then_fail:
+                raise RuntimeError("after the insert")
+            return email
+
+        return work
+
+    assert asyncio.run(sessions.write(add(emails[0], then_fail=False))) == emails[0]
+    with pytest.raises(RuntimeError):
+        asyncio.run(sessions.write(add(emails[1], then_fail=True)))
+
+    with make_session_factory(engine)() as session:
+        stored = set(session.scalars(select(User.email).where(User.email.in_(emails))))
+    assert stored == {emails[0]}
+
+
+def test_an_upload_runs_its_transaction_in_one_thread_hop(engine: Engine, settings: Settings) -> None:
+    """From its first statement (where SQLite takes the write lock) to its commit, an upload
+    never waits for the event loop: one thread hop, not one per dependency, endpoint and commit.
+    Twenty uploads amid two hundred polls all succeed."""
+    app = create_app(settings, engine=engine)
+    jobs = _queued_jobs(engine, settings, 10)
+    upload = {"filename": "a.mp4", "contentType": "video/mp4", "sizeBytes": 1000, "durationSeconds": 2.0}
+    hops: list[str] = []
+    original = anyio.to_thread.run_sync
+
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        hops.append(getattr(args[0], "__name__", repr(args[0])))
+        return await original(*args, **kwargs)
+
+    with patch.object(anyio.to_thread, "run_sync", counting):
+        (single,) = asyncio.run(_all_at_once(app, [("POST", "/videos/upload", jobs[0][0], upload)]))
+    assert single.status_code == 201
+    assert hops == ["_write"]
+
+    requests = [("POST", "/videos/upload", jobs[n % 10][0], upload) for n in range(20)]
+    requests += [("GET", f"/jobs/{jobs[n % 10][1]}", jobs[n % 10][0], None) for n in range(200)]
+    responses = asyncio.run(_all_at_once(app, requests))
+    assert [r.status_code for r in responses] == [201] * 20 + [200] * 200

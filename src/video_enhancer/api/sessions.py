@@ -50,6 +50,7 @@ from video_enhancer.db import (
     make_read_engine,
     make_read_session_factory,
     make_session_factory,
+    session_scope,
 )
 
 Read = TypeVar("Read")
@@ -95,6 +96,20 @@ class RequestSessions:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(_commit, session)
 
+    async def write(self, work: Callable[[Session], Read]) -> Read:
+        """A unit of work that may write, run whole in one thread hop: committed when `work`
+        returns, rolled back if it raises.
+
+        For writes that arrive amid polling (`POST /videos/upload`): with `SessionDep` the
+        transaction spans three hops (the user dependency, the endpoint, the commit), and on
+        SQLite the write lock taken at its first statement was held while the request waited
+        for a busy event loop between them, so other writers slept in SQLite's busy handler for
+        seconds. Here the lock is held only while `work` runs. Not cancelled halfway: a client
+        that goes away does not roll back work that is already committing.
+        """
+        async with self.admission:
+            return await anyio.to_thread.run_sync(self._write, work)
+
     async def read(self, work: Callable[[Connection], Read]) -> Read:
         """Run `work` on a read-only connection: on the event loop (SQLite), awaited on an asyncio
         connection (PostgreSQL), else in one thread hop, admitted like a unit of work.
@@ -128,6 +143,10 @@ class RequestSessions:
             self.loop_reads.close()
         if self.async_reads is not None:
             await self.async_reads.engine.dispose()
+
+    def _write(self, work: Callable[[Session], Read]) -> Read:
+        with session_scope(self.writer) as session:
+            return work(session)
 
     def _read(self, work: Callable[[Connection], Read]) -> Read:
         with self.read_engine.connect() as connection:

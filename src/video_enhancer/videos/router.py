@@ -19,7 +19,13 @@ from video_enhancer.previews.schemas import PreviewOut, PreviewRequest
 from video_enhancer.previews.service import preview_out, previews_of
 from video_enhancer.storage.base import Storage
 from video_enhancer.videos import service
-from video_enhancer.videos.idempotency import HEADER, MAX_KEY_LENGTH, request_hash, run_idempotent
+from video_enhancer.videos.idempotency import (
+    HEADER,
+    MAX_KEY_LENGTH,
+    IdempotentResult,
+    request_hash,
+    run_idempotent,
+)
 from video_enhancer.videos.schemas import (
     EnhanceOptions,
     SizeOut,
@@ -144,20 +150,30 @@ def _video_detail(
     responses=error_responses(400, 401, 403, 413, 422, 503),
     summary="Request a signed upload URL (checks the plan and places a quota hold)",
 )
-def request_upload(
+async def request_upload(
     body: UploadRequest,
     response: Response,
-    session: SessionDep,
-    settings: SettingsDep,
-    storage: StorageDep,
-    user: CurrentUser,
+    request: Request,
+    user_id: CallerId,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> UploadTicket:
-    def create() -> UploadTicket:
-        return upload_ticket(service.create_upload(session, user.id, body, storage, settings), body.resumable)
-
+    # Arrives amid polling: its transaction runs in one thread hop (`RequestSessions.write`).
+    sessions: RequestSessions = request.app.state.request_sessions
+    settings: Settings = request.app.state.settings
+    storage: Storage = request.app.state.storage
     fingerprint = request_hash("POST /videos/upload", body.model_dump(mode="json"))
-    result = run_idempotent(session, user.id, idempotency_key, fingerprint, create, UploadTicket, 201)
+
+    def work(session: Session) -> IdempotentResult[UploadTicket]:
+        user = account_of(session, user_id)
+
+        def create() -> UploadTicket:
+            return upload_ticket(
+                service.create_upload(session, user.id, body, storage, settings), body.resumable
+            )
+
+        return run_idempotent(session, user.id, idempotency_key, fingerprint, create, UploadTicket, 201)
+
+    result = await sessions.write(work)
     _mark_replayed(response, result.replayed)
     return result.response
 
