@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 from sqlalchemy.orm import Session
 
 from video_enhancer.api.sessions import RequestSessions
@@ -18,9 +18,6 @@ from video_enhancer.logging import bind_user_id
 from video_enhancer.models import User
 from video_enhancer.storage.base import Storage
 from video_enhancer.users.admin import has_admin_rights
-
-_bearer = HTTPBearer(auto_error=False, description="Access token from /auth/login")
-
 
 # Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency in the thread
 # pool, a hop that costs more than the dependency itself.
@@ -51,17 +48,25 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 StorageDep = Annotated[Storage, Depends(get_storage)]
 
 
-async def get_caller_id(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> uuid.UUID:
-    """The user id of a valid access token. The token alone: whoever reads the account checks
-    that it still exists (`get_current_user`, or `jobs.service.poll_job` in its own statement)."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthorized()
-    return decode_access_token(credentials.credentials, request.app.state.settings)
+class CallerToken(HTTPBearer):
+    """The user id of a valid access token: the bearer scheme (documented in OpenAPI as
+    `HTTPBearer`) and the token's verification in one dependency, the one every poll solves.
+
+    The token alone: whoever reads the account checks that it still exists (`get_current_user`,
+    or `jobs.service.poll_job` in its own statement).
+    """
+
+    async def __call__(self, request: Request) -> uuid.UUID:  # type: ignore[override]
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthorized()
+        settings: Settings = request.app.state.settings
+        return decode_access_token(token, settings)
 
 
-CallerId = Annotated[uuid.UUID, Depends(get_caller_id)]
+CallerId = Annotated[
+    uuid.UUID, Depends(CallerToken(scheme_name="HTTPBearer", description="Access token from /auth/login"))
+]
 
 
 def get_current_user(session: SessionDep, user_id: CallerId) -> User:
