@@ -15,8 +15,7 @@ from sqlalchemy.pool import NullPool
 
 # Execution option of the read-only engine (`make_read_session_factory`).
 READ_ONLY = "ve_read_only"
-# How long a read on the event loop may wait for a SQLite lock before it is retried in a thread.
-LOOP_BUSY_SECONDS = 0.05
+
 _WRITE_STATEMENT = re.compile(
     r"\s*(INSERT|UPDATE|DELETE|REPLACE|MERGE|UPSERT|CREATE|DROP|ALTER|TRUNCATE)\b", re.IGNORECASE
 )
@@ -95,16 +94,16 @@ def make_read_engine(engine: Engine) -> Engine:
 def make_loop_read_engine(engine: Engine) -> Engine | None:
     """For a SQLite file: connections that only read, for use on the event loop (`api.sessions`).
 
-    `PRAGMA query_only` refuses writes in SQLite itself, besides `ReadOnlyViolation`; the busy
-    timeout is short, so a reader that ever meets a lock gives the loop back at once (its caller
-    retries in the thread pool). None for other databases (and in-memory SQLite: a new
-    connection would open another, empty database).
+    `PRAGMA query_only` refuses writes in SQLite itself, besides `ReadOnlyViolation`; there is no
+    busy timeout, so a reader that ever meets a lock returns at once instead of sleeping on the
+    loop (its caller waits off the loop and retries). None for other databases (and in-memory
+    SQLite: a new connection would open another, empty database).
     """
     url = engine.url
     if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
         return None
     loop_engine = create_engine(
-        url, poolclass=NullPool, connect_args={"check_same_thread": False, "timeout": LOOP_BUSY_SECONDS}
+        url, poolclass=NullPool, connect_args={"check_same_thread": False, "timeout": 0}
     )
 
     @event.listens_for(loop_engine, "connect")
@@ -112,7 +111,7 @@ def make_loop_read_engine(engine: Engine) -> Engine | None:
         dbapi_connection.isolation_level = None  # no transaction: each statement reads a snapshot
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA query_only=ON")
-        cursor.execute(f"PRAGMA busy_timeout={int(LOOP_BUSY_SECONDS * 1000)}")
+        cursor.execute("PRAGMA busy_timeout=0")
         cursor.close()
 
     _refuse_writes_when_read_only(loop_engine)

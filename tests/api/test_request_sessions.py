@@ -174,7 +174,8 @@ def test_a_loop_read_that_meets_a_lock_waits_in_a_thread_and_never_holds_up_the_
     engine: Engine, settings: Settings
 ) -> None:
     """An exclusive lock (the one case where a WAL reader waits) makes the loop's read give up
-    within its 50 ms busy timeout and wait in the thread pool; meanwhile the loop serves others."""
+    without sleeping on the loop, retry after short pauses, then wait in the thread pool; meanwhile
+    the loop serves others."""
     app = create_app(settings, engine=engine)
     (headers, job_id), *_ = _queued_jobs(engine, settings, 1)
     path = Path(engine.url.database or "")

@@ -21,8 +21,9 @@ not fail for want of a connection. The pool's overflow is left to what opens ses
 Polled reads (`RequestSessions.read` and `read_session`) skip the thread pool where the database
 allows, because the hop to a thread and back costs more than the read: on a SQLite file they run
 on the event loop itself, on a connection of that loop's own that reads only (a local read of a
-few pages in WAL mode, which takes no lock a writer holds; should one ever meet a lock, it is
-retried in the thread pool after at most 50 ms); on PostgreSQL with psycopg they are awaited on
+few pages in WAL mode, which takes no lock a writer holds; should one ever meet a lock, it never
+sleeps on the loop: it tries again after short pauses that let other requests run, then waits in
+the thread pool); on PostgreSQL with psycopg they are awaited on
 psycopg's asyncio connections (a pool of their own, `read_pool_size`), so the loop serves other
 requests while the database answers. Anything else reads in the thread pool. The read's own code
 is the same plain synchronous SQLAlchemy in all three.
@@ -40,7 +41,7 @@ from typing import Any, TypeVar
 import anyio
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
@@ -48,18 +49,19 @@ from video_enhancer.db import (
     make_async_read_engine,
     make_loop_read_engine,
     make_read_engine,
-    make_read_session_factory,
     make_session_factory,
     session_scope,
 )
 
 Read = TypeVar("Read")
+# A read on the event loop that meets a SQLite lock tries again after these pauses (about 40 ms in
+# all), then waits in the thread pool under SQLite's busy handler.
+LOOP_READ_PAUSES = (0.0, 0.001, 0.002, 0.005, 0.01, 0.02)
 
 
 @dataclass(frozen=True, slots=True)
 class RequestSessions:
     writer: sessionmaker[Session]
-    reader: sessionmaker[Session]
     read_engine: Engine
     admission: anyio.Semaphore
     capacity: int
@@ -74,7 +76,6 @@ class RequestSessions:
         async_engine = make_async_read_engine(engine, read_pool_size(capacity))
         return cls(
             make_session_factory(engine),
-            make_read_session_factory(engine),
             make_read_engine(engine),
             anyio.Semaphore(capacity),
             capacity,
@@ -118,25 +119,22 @@ class RequestSessions:
         the database allows. `work` must not write; each of its statements reads its own snapshot.
         """
         if self.loop_reads is not None:
-            done, result = self.loop_reads.try_read(work)
-            if done:
-                return result
+            for pause in LOOP_READ_PAUSES:
+                if pause:
+                    await asyncio.sleep(pause)  # a lock met: other requests run meanwhile
+                done, result = self.loop_reads.try_read(work)
+                if done:
+                    return result
         elif self.async_reads is not None:
             return await self.async_reads.read(work)
         async with self.admission:
             return await anyio.to_thread.run_sync(self._read, work)
 
     async def read_session(self, work: Callable[[Session], Read]) -> Read:
-        """`read` with a read-only ORM session: for list endpoints that build their whole answer
-        inside `work` (lazy loads after it returns are not possible on PostgreSQL)."""
-        if self.loop_reads is not None:
-            done, result = self.loop_reads.try_read(partial_session(work))
-            if done:
-                return result
-        elif self.async_reads is not None:
-            return await self.async_reads.read_session(work)
-        async with self.admission:
-            return await anyio.to_thread.run_sync(self._read_session, work)
+        """`read` with a read-only ORM session on that connection: for list endpoints that build
+        their whole answer inside `work` (lazy loads after it returns are not possible on
+        PostgreSQL)."""
+        return await self.read(in_session(work))
 
     async def close(self) -> None:
         if self.loop_reads is not None:
@@ -152,10 +150,6 @@ class RequestSessions:
         with self.read_engine.connect() as connection:
             return work(connection)
 
-    def _read_session(self, work: Callable[[Session], Read]) -> Read:
-        with self.reader() as session:
-            return work(session)
-
 
 def read_pool_size(capacity: int) -> int:
     """Connections of the asyncio read pool: a read holds one only while PostgreSQL answers, so
@@ -163,7 +157,7 @@ def read_pool_size(capacity: int) -> int:
     return max(2, capacity // 2)
 
 
-def partial_session(work: Callable[[Session], Read]) -> Callable[[Connection], Read]:
+def in_session(work: Callable[[Session], Read]) -> Callable[[Connection], Read]:
     def on_connection(connection: Connection) -> Read:
         with Session(bind=connection, expire_on_commit=False, autoflush=False) as session:
             return work(session)
@@ -237,13 +231,6 @@ class AsyncReads:
         async def once() -> Read:
             async with self.engine.connect() as connection:
                 return await connection.run_sync(work)
-
-        return await self._retried(once)
-
-    async def read_session(self, work: Callable[[Session], Read]) -> Read:
-        async def once() -> Read:
-            async with AsyncSession(self.engine, expire_on_commit=False, autoflush=False) as session:
-                return await session.run_sync(work)
 
         return await self._retried(once)
 
