@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
-# Execution option of the read-only engine (`make_read_session_factory`).
+# Execution option of the read-only engines (`make_read_engine`, `make_loop_read_engine`, ...).
 READ_ONLY = "ve_read_only"
 
 _WRITE_STATEMENT = re.compile(

@@ -1,7 +1,9 @@
 """A request's unit of work: which session it gets, and how many requests hold one at once.
 
-Two kinds. An endpoint that may write takes `SessionDep`: one transaction, committed when it
-returns. The reads apps poll (`GET /jobs/{jobId}`, `GET /jobs`, `GET /videos`) take neither a
+An endpoint that may write takes `SessionDep`: one transaction, committed when it returns (or,
+amid polling, passes its work to `RequestSessions.write`: the same transaction in one thread
+hop, so SQLite's write lock is never held while the request waits for the loop). The reads apps
+poll (`GET /jobs/{jobId}`, `GET /jobs`, `GET /videos`) take neither a
 dependency nor a transaction: they pass their work to `RequestSessions.read` (Core statements on a
 connection) or `read_session` (an ORM session), which run it reading only, in autocommit (on SQLite
 no write lock is taken, on PostgreSQL no `BEGIN`/`COMMIT` is sent; a statement that writes is
@@ -23,9 +25,9 @@ allows, because the hop to a thread and back costs more than the read: on a SQLi
 on the event loop itself, on a connection of that loop's own that reads only (a local read of a
 few pages in WAL mode, which takes no lock a writer holds; should one ever meet a lock, it never
 sleeps on the loop: it tries again after short pauses that let other requests run, then waits in
-the thread pool); on PostgreSQL with psycopg they are awaited on
-psycopg's asyncio connections (a pool of their own, `read_pool_size`), so the loop serves other
-requests while the database answers. Anything else reads in the thread pool. The read's own code
+the thread pool); on PostgreSQL with psycopg they are awaited on psycopg's asyncio connections (a
+pool of their own, `read_pool_size`), so the loop serves other requests while the database
+answers. Anything else reads in the thread pool. The read's own code
 is the same plain synchronous SQLAlchemy in all three.
 """
 
