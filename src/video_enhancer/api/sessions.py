@@ -3,11 +3,11 @@
 An endpoint that may write takes `SessionDep`: one transaction, committed when it returns (or,
 amid polling, passes its work to `RequestSessions.write`: the same transaction in one thread
 hop, so SQLite's write lock is never held while the request waits for the loop). The reads apps
-poll (`GET /jobs/{jobId}`, `GET /jobs`, `GET /videos`) take neither a
-dependency nor a transaction: they pass their work to `RequestSessions.read` (Core statements on a
-connection) or `read_session` (an ORM session), which run it reading only, in autocommit (on SQLite
-no write lock is taken, on PostgreSQL no `BEGIN`/`COMMIT` is sent; a statement that writes is
-refused with `ReadOnlyViolation`). Some GETs write (`/users/me` rolls the billing cycle over): they
+poll (`GET /jobs/{jobId}`, `GET /jobs`, `GET /videos`) take neither a dependency nor a
+transaction: they pass their work to `RequestSessions.read` (Core statements on a connection) or
+`read_session` (an ORM session), which run it reading only, in autocommit (on SQLite no write lock
+is taken, on PostgreSQL no `BEGIN`/`COMMIT` is sent; a statement that writes is refused with
+`ReadOnlyViolation`). Some GETs write (`/users/me` rolls the billing cycle over): they
 keep `SessionDep`.
 
 Admission: a request's database work runs in the thread pool, one thread hop per sync
