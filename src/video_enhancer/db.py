@@ -102,6 +102,7 @@ def make_loop_read_engine(engine: Engine) -> Engine | None:
     url = engine.url
     if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
         return None
+    # `timeout=0`: no busy handler (pysqlite sets SQLite's busy timeout from it).
     loop_engine = create_engine(
         url, poolclass=NullPool, connect_args={"check_same_thread": False, "timeout": 0}
     )
@@ -109,10 +110,7 @@ def make_loop_read_engine(engine: Engine) -> Engine | None:
     @event.listens_for(loop_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # no transaction: each statement reads a snapshot
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA query_only=ON")
-        cursor.execute("PRAGMA busy_timeout=0")
-        cursor.close()
+        dbapi_connection.execute("PRAGMA query_only=ON")
 
     _refuse_writes_when_read_only(loop_engine)
     return loop_engine.execution_options(**{READ_ONLY: True})

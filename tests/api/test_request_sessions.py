@@ -8,7 +8,8 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from unittest.mock import patch
@@ -127,6 +128,20 @@ def _poll_all(app: Any, paths: list[tuple[str, dict[str, str]]]) -> list[httpx.R
     return asyncio.run(_all_at_once(app, [("GET", path, headers, None) for path, headers in paths]))
 
 
+@contextmanager
+def _thread_hops() -> Iterator[list[str]]:
+    """The names of the functions run in the thread pool while the block runs."""
+    hops: list[str] = []
+    original = anyio.to_thread.run_sync
+
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        hops.append(getattr(args[0], "__name__", repr(args[0])))
+        return await original(*args, **kwargs)
+
+    with patch.object(anyio.to_thread, "run_sync", counting):
+        yield hops
+
+
 def test_polled_reads_take_no_thread_where_the_database_allows(engine: Engine, settings: Settings) -> None:
     """SQLite files read on the event loop, PostgreSQL on psycopg's asyncio connections: the
     thread pool is never entered (a read that used it would show here)."""
@@ -135,14 +150,7 @@ def test_polled_reads_take_no_thread_where_the_database_allows(engine: Engine, s
     sessions = app.state.request_sessions
     assert (sessions.loop_reads is not None) == (engine.dialect.name == "sqlite")
     assert (sessions.async_reads is not None) == (engine.dialect.name == "postgresql")
-    entered: list[str] = []
-    original = anyio.to_thread.run_sync
-
-    async def counting(*args: Any, **kwargs: Any) -> Any:
-        entered.append(getattr(args[0], "__name__", repr(args[0])))
-        return await original(*args, **kwargs)
-
-    with patch.object(anyio.to_thread, "run_sync", counting):
+    with _thread_hops() as entered:
         responses = _poll_all(app, [(f"/jobs/{job_id}", headers), ("/jobs", headers), ("/videos", headers)])
 
     assert [r.status_code for r in responses] == [200, 200, 200]
@@ -317,14 +325,7 @@ def test_an_upload_runs_its_transaction_in_one_thread_hop(engine: Engine, settin
     app = create_app(settings, engine=engine)
     jobs = _queued_jobs(engine, settings, 10)
     upload = {"filename": "a.mp4", "contentType": "video/mp4", "sizeBytes": 1000, "durationSeconds": 2.0}
-    hops: list[str] = []
-    original = anyio.to_thread.run_sync
-
-    async def counting(*args: Any, **kwargs: Any) -> Any:
-        hops.append(getattr(args[0], "__name__", repr(args[0])))
-        return await original(*args, **kwargs)
-
-    with patch.object(anyio.to_thread, "run_sync", counting):
+    with _thread_hops() as hops:
         (single,) = asyncio.run(_all_at_once(app, [("POST", "/videos/upload", jobs[0][0], upload)]))
     assert single.status_code == 201
     assert hops == ["_write"]

@@ -27,15 +27,15 @@ few pages in WAL mode, which takes no lock a writer holds; should one ever meet 
 sleeps on the loop: it tries again after short pauses that let other requests run, then waits in
 the thread pool); on PostgreSQL with psycopg they are awaited on psycopg's asyncio connections (a
 pool of their own, `read_pool_size`), so the loop serves other requests while the database
-answers. Anything else reads in the thread pool. The read's own code
-is the same plain synchronous SQLAlchemy in all three.
+answers. Anything else reads in the thread pool. The read's own code is the same plain synchronous
+SQLAlchemy in all three.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -75,14 +75,15 @@ class RequestSessions:
         pool = engine.pool
         capacity = pool.size() if isinstance(pool, QueuePool) else default_capacity
         loop_engine = make_loop_read_engine(engine)
-        async_engine = make_async_read_engine(engine, read_pool_size(capacity))
+        async_pool_size = read_pool_size(capacity)
+        async_engine = make_async_read_engine(engine, async_pool_size)
         return cls(
             make_session_factory(engine),
             make_read_engine(engine),
             anyio.Semaphore(capacity),
             capacity,
             LoopReads(loop_engine) if loop_engine is not None else None,
-            AsyncReads(async_engine, read_pool_size(capacity)) if async_engine is not None else None,
+            AsyncReads(async_engine, async_pool_size) if async_engine is not None else None,
         )
 
     @asynccontextmanager
@@ -230,20 +231,17 @@ class AsyncReads:
         self._admission: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
 
     async def read(self, work: Callable[[Connection], Read]) -> Read:
-        async def once() -> Read:
-            async with self.engine.connect() as connection:
-                return await connection.run_sync(work)
-
-        return await self._retried(once)
-
-    async def _retried(self, once: Callable[[], Awaitable[Read]]) -> Read:
         async with self._admission_of_this_loop():
             try:
-                return await once()
+                return await self._read_once(work)
             except DBAPIError as exc:
                 if not exc.connection_invalidated:
                     raise
-            return await once()
+            return await self._read_once(work)
+
+    async def _read_once(self, work: Callable[[Connection], Read]) -> Read:
+        async with self.engine.connect() as connection:
+            return await connection.run_sync(work)
 
     def _admission_of_this_loop(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()

@@ -55,7 +55,7 @@ async def list_jobs(
     summary="A job's progress",
 )
 async def get_job(job_id: JobIdPath, user_id: CallerId, request: Request) -> JobOut:
-    # What apps poll: one or two Core statements, no ORM session, no thread hop where the database
+    # What apps poll: one Core statement, no ORM session, no thread hop where the database
     # allows (`api.sessions`); the app's state is read here rather than through more dependencies,
     # each of which costs the poll more than a statement.
     sessions: RequestSessions = request.app.state.request_sessions
