@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections import namedtuple
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Compiled, Dialect, Engine, Select, create_engine, event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
@@ -131,6 +132,46 @@ def make_async_read_engine(engine: Engine, pool_size: int) -> AsyncEngine | None
     )
     _refuse_writes_when_read_only(async_engine.sync_engine)
     return async_engine.execution_options(**{READ_ONLY: True})
+
+
+class CompiledSelect:
+    """A SELECT compiled once for a dialect, run on the driver's own connection: its parameters
+    and rows are converted as SQLAlchemy would (enums, UTC datetimes, JSON), without its
+    execution layer, which costs more than a short statement. Rows are named tuples with the
+    statement's column names (`row.status`, `row._asdict()`), as a `Row` reads."""
+
+    def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
+        self.compiled: Compiled = statement.compile(dialect=dialect)
+        self.sql = str(self.compiled)
+        self._binds: dict[str, Callable[[Any], Any]] = {}
+        for bind, name in self.compiled.bind_names.items():  # type: ignore[attr-defined]
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                self._binds[name] = processor
+        self._dialect = dialect
+        self._types = [column.type for column in statement.selected_columns]
+        self._row = namedtuple("CompiledRow", [column.name for column in statement.selected_columns])  # type: ignore[misc]
+        self._results: list[Callable[[Any], Any] | None] | None = None
+
+    def parameters(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        parameters = dict(self.compiled.construct_params(dict(values)) or {})
+        for name, processor in self._binds.items():
+            parameters[name] = processor(parameters[name])
+        return parameters
+
+    def row(self, values: Sequence[Any], cursor: Any) -> Any:
+        """The row of `values`, read by `cursor` (a DB-API cursor): the driver's type of each
+        column, on which some conversions depend, is read from its description once (building
+        a description costs more than converting the row)."""
+        if self._results is None:
+            self._results = [
+                type_.dialect_impl(self._dialect).result_processor(self._dialect, column.type_code)
+                for type_, column in zip(self._types, cursor.description, strict=True)
+            ]
+        return self._row._make(  # type: ignore[attr-defined]
+            value if processor is None else processor(value)
+            for processor, value in zip(self._results, values, strict=True)
+        )
 
 
 def make_read_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -16,6 +16,7 @@ from unittest.mock import patch
 
 import anyio.to_thread
 import httpx
+import psycopg
 import pytest
 from sqlalchemy import Connection, Engine, insert, select, text
 from sqlalchemy.orm import Session
@@ -24,6 +25,7 @@ from factories import add_job, add_user, bearer, finished_job
 from video_enhancer.app import create_app
 from video_enhancer.config import Settings
 from video_enhancer.db import ReadOnlyViolation, make_engine, make_read_session_factory, make_session_factory
+from video_enhancer.jobs.service import poll_query
 from video_enhancer.models import Job, JobStatus, Plan, User, Video, utcnow
 from video_enhancer.storage.memory import MemoryStorage
 
@@ -227,6 +229,53 @@ def test_the_loop_connection_cannot_write(engine: Engine, settings: Settings) ->
 
     with pytest.raises(ReadOnlyViolation):
         asyncio.run(sessions.read(write))
+
+
+def test_first_reads_the_row_sqlalchemy_reads(engine: Engine, settings: Settings) -> None:
+    """`RequestSessions.first` (on PostgreSQL a statement compiled once, run on the driver's own
+    connection) gives the row, values and types, that SQLAlchemy's execution gives: an enum, UTC
+    datetimes, JSON, the outlook's counts and average; none for a statement without rows."""
+    sessions = create_app(settings, engine=engine).state.request_sessions
+    (_headers, queued_id), *_ = _queued_jobs(engine, settings, 2)
+    with make_session_factory(engine).begin() as session:
+        completed = finished_job(session, add_user(session), JobStatus.COMPLETED, 12.5)
+        completed.result = {"outputBytes": 1234, "credentials": {"signed": True}}
+        queued = session.get_one(Job, queued_id)
+        polls = [
+            (queued.user_id, queued.id),
+            (completed.user_id, completed.id),
+            (queued.user_id, completed.id),
+        ]
+    now = utcnow()
+
+    for user_id, job_id in polls:
+        statement, parameters = poll_query(settings, user_id, job_id, now)
+        with engine.connect() as connection:
+            expected = connection.execute(statement, parameters).one()._asdict()
+        row = asyncio.run(sessions.first(statement, parameters))
+        assert row._asdict() == expected
+        assert {key: type(value) for key, value in row._asdict().items()} == {
+            key: type(value) for key, value in expected.items()
+        }
+        assert row.status is (expected["status"] and JobStatus(expected["status"]))
+    first_job = asyncio.run(sessions.first(*poll_query(settings, uuid.uuid4(), queued_id, now)))
+    assert first_job is None  # no such account: no row
+    queued_row = asyncio.run(sessions.first(*poll_query(settings, polls[0][0], queued_id, now)))
+    assert queued_row.status is JobStatus.QUEUED and queued_row.recent_average_seconds is not None
+    assert queued_row.started_at is None or queued_row.started_at.tzinfo is not None
+
+
+@pytest.mark.db_backends("postgresql")
+def test_first_runs_on_a_connection_that_refuses_writes(engine: Engine, settings: Settings) -> None:
+    """A SELECT that writes (a data-modifying CTE) is refused by the server itself."""
+    sessions = create_app(settings, engine=engine).state.request_sessions
+    added = insert(User).values(id=uuid.uuid4(), email="cte@example.com", password_hash="x")
+    writing = select(added.returning(User.__table__.c.id).cte("added").c.id)
+
+    with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        asyncio.run(sessions.first(writing, {}))
+    with engine.connect() as connection:
+        assert connection.scalar(select(User.id).where(User.email == "cte@example.com")) is None
 
 
 @pytest.mark.db_backends("postgresql")

@@ -14,7 +14,7 @@ from factories import add_job
 from helpers import register_user
 from video_enhancer.config import get_settings
 from video_enhancer.events.service import ESTIMATE_SAMPLE, estimated_start, queue_position
-from video_enhancer.jobs.service import poll_job
+from video_enhancer.jobs.service import poll_query, polled_job
 from video_enhancer.models import Job, JobStatus, User, utcnow
 
 
@@ -86,9 +86,8 @@ def test_the_polled_estimate_is_the_events_estimate_to_the_millisecond(session: 
     expected = estimated_start(session, waiting, now)
 
     # In a context of its own, as a request: the poll binds its user to the logs' context.
-    polled = contextvars.copy_context().run(
-        poll_job, session.connection(), get_settings(), user.id, waiting.id, now
-    )
+    row = session.connection().execute(*poll_query(get_settings(), user.id, waiting.id, now)).first()
+    polled = contextvars.copy_context().run(polled_job, row, user.id, now)
 
     assert expected is not None and polled.outlook.estimated_start_at is not None
     assert polled.outlook.position == 2

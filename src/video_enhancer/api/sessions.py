@@ -38,16 +38,19 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 import anyio
-from sqlalchemy import Connection, Engine
+import psycopg
+from sqlalchemy import Connection, Engine, Select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from video_enhancer.db import (
+    CompiledSelect,
     make_async_read_engine,
     make_loop_read_engine,
     make_read_engine,
@@ -133,6 +136,18 @@ class RequestSessions:
         async with self.admission:
             return await anyio.to_thread.run_sync(self._read, work)
 
+    async def first(self, statement: Select[Any], parameters: dict[str, Any]) -> Any:
+        """The first row of one SELECT (None without any), read only: `read` of
+        `connection.execute(statement, parameters).first()`, except on PostgreSQL, where the
+        statement, compiled once, runs on a psycopg asyncio connection itself (`AsyncReads.first`).
+
+        For the poll apps send most (`GET /jobs/{jobId}`). The row reads like a `Row`: by column
+        name, and `_asdict()`.
+        """
+        if self.async_reads is not None:
+            return await self.async_reads.first(statement, parameters)
+        return await self.read(partial(_first_row, statement, parameters))
+
     async def read_session(self, work: Callable[[Session], Read]) -> Read:
         """`read` with a read-only ORM session on that connection: for list endpoints that build
         their whole answer inside `work` (lazy loads after it returns are not possible on
@@ -143,7 +158,7 @@ class RequestSessions:
         if self.loop_reads is not None:
             self.loop_reads.close()
         if self.async_reads is not None:
-            await self.async_reads.engine.dispose()
+            await self.async_reads.close()
 
     def _write(self, work: Callable[[Session], Read]) -> Read:
         with session_scope(self.writer) as session:
@@ -158,6 +173,10 @@ def read_pool_size(capacity: int) -> int:
     """Connections of the asyncio read pool: a read holds one only while PostgreSQL answers, so
     half the request pool keeps the event loop busy (the connection budget in docs/cloud.md)."""
     return max(2, capacity // 2)
+
+
+def _first_row(statement: Select[Any], parameters: dict[str, Any], connection: Connection) -> Any:
+    return connection.execute(statement, parameters).first()
 
 
 def in_session(work: Callable[[Session], Read]) -> Callable[[Connection], Read]:
@@ -217,18 +236,28 @@ def _is_locked(exc: OperationalError) -> bool:
 
 
 class AsyncReads:
-    """Reads awaited on psycopg's asyncio connections; at most `size` at once (the rest wait here,
-    never in the pool's 30 s checkout timeout). A read that finds its connection dead (the
-    database restarted since) is retried once on a new one: reads can be repeated.
+    """Reads awaited on psycopg's asyncio connections, at most `size` at once (the rest wait here,
+    never in a pool's 30 s checkout timeout). A read that finds its connection dead (the database
+    restarted since) is retried once on a new one: reads can be repeated.
+
+    Two kinds: `read` runs SQLAlchemy code (`work`) on SQLAlchemy's asyncio engine; `first` runs
+    one compiled SELECT on a connection of its own (`size` more), without SQLAlchemy's asyncio
+    layer, whose pool checkout alone costs more than the statement. Those connections are in
+    autocommit and read only (`default_transaction_read_only`: the server refuses a write).
 
     An asyncio connection belongs to the event loop that opened it: when the app is served by
-    another loop than before (test clients start one per call), the pool is started afresh.
+    another loop than before (test clients start one per call), both are started afresh.
     """
 
     def __init__(self, engine: AsyncEngine, size: int) -> None:
         self.engine = engine
         self.size = size
+        # The engine's own connection settings (its psycopg adapters included).
+        args, self._connect_args = engine.dialect.create_connect_args(engine.url)
+        assert not args, "psycopg's dialect passes keywords only"
         self._admission: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+        self._idle: list[psycopg.AsyncConnection[Any]] = []
+        self._compiled: dict[int, tuple[Select[Any], CompiledSelect]] = {}
 
     async def read(self, work: Callable[[Connection], Read]) -> Read:
         async with self._admission_of_this_loop():
@@ -239,15 +268,55 @@ class AsyncReads:
                     raise
             return await self._read_once(work)
 
+    async def first(self, statement: Select[Any], parameters: dict[str, Any]) -> Any:
+        compiled = self._compiled_of(statement)
+        async with self._admission_of_this_loop():
+            return await self._first_once(compiled, compiled.parameters(parameters), retry=True)
+
+    async def _first_once(self, compiled: CompiledSelect, parameters: dict[str, Any], retry: bool) -> Any:
+        connection = self._idle.pop() if self._idle else await self._connect()
+        try:
+            cursor = await connection.execute(compiled.sql, parameters)
+            values = await cursor.fetchone()
+        except BaseException as exc:
+            dead = isinstance(exc, psycopg.OperationalError) and connection.broken
+            await connection.close()  # dead, or cancelled amid the statement: its state is unknown
+            if dead and retry:
+                return await self._first_once(compiled, parameters, retry=False)
+            raise
+        self._idle.append(connection)
+        return None if values is None else compiled.row(values, cursor)
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            await connection.close()
+        await self.engine.dispose()
+
     async def _read_once(self, work: Callable[[Connection], Read]) -> Read:
         async with self.engine.connect() as connection:
             return await connection.run_sync(work)
+
+    async def _connect(self) -> psycopg.AsyncConnection[Any]:
+        connection = await psycopg.AsyncConnection.connect(**self._connect_args, autocommit=True)
+        await connection.execute("SET default_transaction_read_only = on")
+        return connection
+
+    def _compiled_of(self, statement: Select[Any]) -> CompiledSelect:
+        known = self._compiled.get(id(statement))
+        if known is None or known[0] is not statement:
+            known = (statement, CompiledSelect(statement, self.engine.dialect))
+            self._compiled[id(statement)] = known
+        return known[1]
 
     def _admission_of_this_loop(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
         if self._admission is None or self._admission[0] is not loop:
             if self._admission is not None:
                 self.engine.sync_engine.dispose(close=False)  # another loop's connections
+                idle, self._idle = self._idle, []
+                for connection in idle:
+                    connection.pgconn.finish()  # what `close` does; it never waits
             self._admission = (loop, asyncio.Semaphore(self.size))
         return self._admission[1]
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, Table, and_, bindparam, func, select
+from sqlalchemy import Select, Table, and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from video_enhancer.jobs.outlook import outlook_columns
@@ -79,10 +79,9 @@ def _polled_job() -> Select[Any]:
 _POLLED_JOB = _polled_job()
 
 
-def poll_owned_job(
-    connection: Connection, user_id: uuid.UUID, job_id: uuid.UUID, live_since: datetime
-) -> Row[Any] | None:
-    """Account check, owned job and queue outlook in one statement (`_polled_job`)."""
-    return connection.execute(
-        _POLLED_JOB, {"user_id": user_id, "job_id": job_id, "live_since": live_since}
-    ).first()
+def polled_job_query(
+    user_id: uuid.UUID, job_id: uuid.UUID, live_since: datetime
+) -> tuple[Select[Any], dict[str, Any]]:
+    """Account check, owned job and queue outlook in one statement (`_polled_job`), with its
+    parameters: for `RequestSessions.first`."""
+    return _POLLED_JOB, {"user_id": user_id, "job_id": job_id, "live_since": live_since}

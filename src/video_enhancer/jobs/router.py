@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
@@ -55,14 +54,15 @@ async def list_jobs(
     summary="A job's progress",
 )
 async def get_job(job_id: JobIdPath, user_id: CallerId, request: Request) -> JobOut:
-    # What apps poll: one Core statement, no ORM session, no thread hop where the database
-    # allows (`api.sessions`); the app's state is read here rather than through more dependencies,
-    # each of which costs the poll more than a statement.
+    # What apps poll: one Core statement, no ORM session, no thread hop where the database allows,
+    # on the driver's own connection on PostgreSQL (`RequestSessions.first`); the app's state is
+    # read here rather than through more dependencies, each of which costs the poll more than a
+    # statement.
     sessions: RequestSessions = request.app.state.request_sessions
     settings: Settings = request.app.state.settings
-    polled = await sessions.read(
-        partial(service.poll_job, settings=settings, user_id=user_id, job_id=job_id, now=utcnow())
-    )
+    now = utcnow()
+    row = await sessions.first(*service.poll_query(settings, user_id, job_id, now))
+    polled = service.polled_job(row, user_id, now)
     out = JobOut.model_validate(polled.fields)
     out.queue_position = polled.outlook.position
     out.estimated_start_at = polled.outlook.estimated_start_at

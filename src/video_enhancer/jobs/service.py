@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from video_enhancer.catalogue.service import live_window
@@ -38,18 +38,23 @@ class PolledJob:
     outlook: QueueOutlook
 
 
-def poll_job(
-    connection: Connection, settings: Settings, user_id: uuid.UUID, job_id: uuid.UUID, now: datetime
-) -> PolledJob:
-    """`get_job` for apps that poll: the account check (a deleted account's token is refused at
-    once, as `get_current_user` does), the job and its outlook in one statement."""
-    polled = repository.poll_owned_job(connection, user_id, job_id, now - live_window(settings))
+def poll_query(
+    settings: Settings, user_id: uuid.UUID, job_id: uuid.UUID, now: datetime
+) -> tuple[Select[Any], dict[str, Any]]:
+    """`get_job` for apps that poll, as one statement: the account, the job and its outlook
+    (`repository.polled_job_query`); its row makes the answer in `polled_job`."""
+    return repository.polled_job_query(user_id, job_id, now - live_window(settings))
+
+
+def polled_job(polled: Any, user_id: uuid.UUID, now: datetime) -> PolledJob:
+    """The answer to a poll from the row of `poll_query`: the account check (a deleted account's
+    token is refused at once, as `get_current_user` does), then the job and its outlook."""
     if polled is None or polled.owner_deleted_at is not None:
         raise InvalidToken()
     bind_user_id(str(user_id))  # as `get_current_user` does: a 404 is logged with its caller
     if polled.id is None:
         raise JobNotFound()
-    fields = {**polled._mapping, "content_credentials": content_credentials_in(polled.result)}
+    fields = {**polled._asdict(), "content_credentials": content_credentials_in(polled.result)}
     return PolledJob(fields, queue_outlook(polled, now))
 
 
