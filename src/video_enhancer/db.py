@@ -143,6 +143,7 @@ class CompiledSelect:
     def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
         self.compiled: Compiled = statement.compile(dialect=dialect)
         self.sql = str(self.compiled)
+        self._positions: list[str] | None = self.compiled.positiontup  # type: ignore[attr-defined]
         self._binds: dict[str, Callable[[Any], Any]] = {}
         for bind, name in self.compiled.bind_names.items():  # type: ignore[attr-defined]
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
@@ -153,10 +154,13 @@ class CompiledSelect:
         self._row = namedtuple("CompiledRow", [column.name for column in statement.selected_columns])  # type: ignore[misc]
         self._results: list[Callable[[Any], Any] | None] | None = None
 
-    def parameters(self, values: Mapping[str, Any]) -> dict[str, Any]:
+    def parameters(self, values: Mapping[str, Any]) -> dict[str, Any] | tuple[Any, ...]:
+        """The driver's parameters: by name, or in order for a positional paramstyle (SQLite's)."""
         parameters = dict(self.compiled.construct_params(dict(values)) or {})
         for name, processor in self._binds.items():
             parameters[name] = processor(parameters[name])
+        if self._positions is not None:
+            return tuple(parameters[name] for name in self._positions)
         return parameters
 
     def row(self, values: Sequence[Any], cursor: Any) -> Any:
@@ -165,13 +169,27 @@ class CompiledSelect:
         a description costs more than converting the row)."""
         if self._results is None:
             self._results = [
-                type_.dialect_impl(self._dialect).result_processor(self._dialect, column.type_code)
+                type_.dialect_impl(self._dialect).result_processor(self._dialect, column[1])  # type_code
                 for type_, column in zip(self._types, cursor.description, strict=True)
             ]
         return self._row._make(  # type: ignore[attr-defined]
             value if processor is None else processor(value)
             for processor, value in zip(self._results, values, strict=True)
         )
+
+
+class CompiledSelects:
+    """Statements compiled once (`CompiledSelect`), by the statement they were compiled from."""
+
+    def __init__(self) -> None:
+        self._known: dict[int, tuple[Select[Any], CompiledSelect]] = {}
+
+    def of(self, statement: Select[Any], dialect: Dialect) -> CompiledSelect:
+        known = self._known.get(id(statement))
+        if known is None or known[0] is not statement:
+            known = (statement, CompiledSelect(statement, dialect))
+            self._known[id(statement)] = known
+        return known[1]
 
 
 def make_read_session_factory(engine: Engine) -> sessionmaker[Session]:

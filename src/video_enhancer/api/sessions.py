@@ -34,6 +34,7 @@ SQLAlchemy in all three.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -51,6 +52,7 @@ from sqlalchemy.pool import QueuePool
 
 from video_enhancer.db import (
     CompiledSelect,
+    CompiledSelects,
     make_async_read_engine,
     make_loop_read_engine,
     make_read_engine,
@@ -146,6 +148,15 @@ class RequestSessions:
         """
         if self.async_reads is not None:
             return await self.async_reads.first(statement, parameters)
+        if self.loop_reads is not None:
+            compiled = self.loop_reads.compiled_of(statement)
+            sent = compiled.parameters(parameters)
+            for pause in LOOP_READ_PAUSES:
+                if pause:
+                    await asyncio.sleep(pause)  # a lock met: other requests run meanwhile
+                done, result = self.loop_reads.try_first(compiled, sent)
+                if done:
+                    return result
         return await self.read(partial(_first_row, statement, parameters))
 
     async def read_session(self, work: Callable[[Session], Read]) -> Read:
@@ -199,6 +210,7 @@ class LoopReads:
     _local: threading.local = field(default_factory=threading.local)
     _opened: list[Connection] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _compiled: CompiledSelects = field(default_factory=CompiledSelects)
 
     def try_read(self, work: Callable[[Connection], Read]) -> tuple[bool, Any]:
         """(True, result) when read here; (False, None) when the database was locked: the caller
@@ -213,6 +225,25 @@ class LoopReads:
         finally:
             if connection.in_transaction():
                 connection.rollback()  # no statement was written; this only resets SQLAlchemy's state
+
+    def try_first(self, compiled: CompiledSelect, parameters: Any) -> tuple[bool, Any]:
+        """`try_read` of one compiled SELECT's first row, run on the connection's sqlite3
+        connection itself (`RequestSessions.first`)."""
+        driver: sqlite3.Connection = self._connection().connection.driver_connection  # type: ignore[assignment]
+        try:
+            cursor = driver.execute(compiled.sql, parameters)
+            try:
+                values = cursor.fetchone()
+            finally:
+                cursor.close()
+        except sqlite3.OperationalError as exc:
+            if not _is_locked_message(str(exc)):
+                raise
+            return False, None
+        return True, None if values is None else compiled.row(values, cursor)
+
+    def compiled_of(self, statement: Select[Any]) -> CompiledSelect:
+        return self._compiled.of(statement, self.engine.dialect)
 
     def close(self) -> None:
         with self._lock:
@@ -231,8 +262,11 @@ class LoopReads:
 
 
 def _is_locked(exc: OperationalError) -> bool:
-    message = str(exc.orig).lower()
-    return "locked" in message or "busy" in message
+    return _is_locked_message(str(exc.orig))
+
+
+def _is_locked_message(message: str) -> bool:
+    return "locked" in message.lower() or "busy" in message.lower()
 
 
 class AsyncReads:
@@ -257,7 +291,7 @@ class AsyncReads:
         assert not args, "psycopg's dialect passes keywords only"
         self._admission: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
         self._idle: list[psycopg.AsyncConnection[Any]] = []
-        self._compiled: dict[int, tuple[Select[Any], CompiledSelect]] = {}
+        self._compiled = CompiledSelects()
 
     async def read(self, work: Callable[[Connection], Read]) -> Read:
         async with self._admission_of_this_loop():
@@ -269,11 +303,11 @@ class AsyncReads:
             return await self._read_once(work)
 
     async def first(self, statement: Select[Any], parameters: dict[str, Any]) -> Any:
-        compiled = self._compiled_of(statement)
+        compiled = self._compiled.of(statement, self.engine.dialect)
         async with self._admission_of_this_loop():
             return await self._first_once(compiled, compiled.parameters(parameters), retry=True)
 
-    async def _first_once(self, compiled: CompiledSelect, parameters: dict[str, Any], retry: bool) -> Any:
+    async def _first_once(self, compiled: CompiledSelect, parameters: Any, retry: bool) -> Any:
         connection = self._idle.pop() if self._idle else await self._connect()
         try:
             cursor = await connection.execute(compiled.sql, parameters)
@@ -301,13 +335,6 @@ class AsyncReads:
         connection = await psycopg.AsyncConnection.connect(**self._connect_args, autocommit=True)
         await connection.execute("SET default_transaction_read_only = on")
         return connection
-
-    def _compiled_of(self, statement: Select[Any]) -> CompiledSelect:
-        known = self._compiled.get(id(statement))
-        if known is None or known[0] is not statement:
-            known = (statement, CompiledSelect(statement, self.engine.dialect))
-            self._compiled[id(statement)] = known
-        return known[1]
 
     def _admission_of_this_loop(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
