@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from unittest.mock import patch
@@ -263,6 +264,55 @@ def test_first_reads_the_row_sqlalchemy_reads(engine: Engine, settings: Settings
     queued_row = asyncio.run(sessions.first(*poll_query(settings, polls[0][0], queued_id, now)))
     assert queued_row.status is JobStatus.QUEUED and queued_row.recent_average_seconds is not None
     assert queued_row.started_at is None or queued_row.started_at.tzinfo is not None
+
+
+def test_the_video_list_is_one_statement_with_each_videos_latest_job(
+    engine: Engine, settings: Settings
+) -> None:
+    """`GET /videos` (one statement through `RequestSessions.rows`): the caller's live videos
+    only, newest first, each with the status and enhancer of its latest job; the total stays right
+    on a page past the end; an account without videos lists none."""
+    app = create_app(settings, engine=engine)
+    with make_session_factory(engine).begin() as session:
+        user, other, empty = add_user(session, plan=Plan.PRO), add_user(session), add_user(session)
+        now = utcnow()
+        retried = add_job(session, user, JobStatus.FAILED, enhancer="lanczos")
+        retried.created_at = now - timedelta(minutes=5)
+        again = Job(
+            user_id=user.id, video_id=retried.video_id, status=JobStatus.QUEUED, enhancer="realesrgan-x4plus"
+        )
+        session.add(again)
+        session.flush()
+        retried_video = session.get_one(Video, retried.video_id)
+        retried_video.created_at = now - timedelta(minutes=10)
+        newest = add_job(session, user, JobStatus.COMPLETED, enhancer="lanczos")
+        session.get_one(Video, newest.video_id).resolution = "640x360"
+        deleted = add_job(session, user, JobStatus.CANCELED)
+        session.get_one(Video, deleted.video_id).deleted_at = now
+        add_job(session, other, JobStatus.QUEUED)
+        expected = [str(newest.video_id), str(retried.video_id)]
+        headers, empty_headers = bearer(user, settings), bearer(empty, settings)
+
+    first, second, past_the_end, none = _poll_all(
+        app,
+        [
+            ("/videos?limit=1", headers),
+            ("/videos?limit=1&offset=1", headers),
+            ("/videos?offset=5", headers),
+            ("/videos", empty_headers),
+        ],
+    )
+
+    assert [r.status_code for r in (first, second, past_the_end, none)] == [200] * 4
+    assert [first.json()["total"], second.json()["total"], past_the_end.json()["total"]] == [2, 2, 2]
+    assert [item["id"] for item in first.json()["items"] + second.json()["items"]] == expected
+    (newest_out,) = first.json()["items"]
+    assert (newest_out["status"], newest_out["enhancer"]) == ("COMPLETED", "lanczos")
+    assert newest_out["sourceSize"] == {"width": 640, "height": 360}
+    (retried_out,) = second.json()["items"]
+    assert (retried_out["status"], retried_out["enhancer"]) == ("QUEUED", "realesrgan-x4plus")
+    assert past_the_end.json()["items"] == []
+    assert none.json() == {"items": [], "total": 0, "limit": 20, "offset": 0}
 
 
 @pytest.mark.db_backends("postgresql")

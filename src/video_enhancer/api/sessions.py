@@ -138,26 +138,34 @@ class RequestSessions:
         async with self.admission:
             return await anyio.to_thread.run_sync(self._read, work)
 
-    async def first(self, statement: Select[Any], parameters: dict[str, Any]) -> Any:
-        """The first row of one SELECT (None without any), read only: `read` of
-        `connection.execute(statement, parameters).first()`, except on PostgreSQL, where the
-        statement, compiled once, runs on a psycopg asyncio connection itself (`AsyncReads.first`).
+    async def rows(self, statement: Select[Any], parameters: dict[str, Any]) -> list[Any]:
+        """The rows of one SELECT, read only: `read` of
+        `connection.execute(statement, parameters).all()`, except that the statement, compiled
+        once, runs on the driver's own connection: on a SQLite file on the loop's sqlite3
+        connection (`LoopReads.try_rows`), on PostgreSQL on a psycopg asyncio connection
+        (`AsyncReads.rows`), without SQLAlchemy's execution layer, which costs a short statement
+        more than the statement itself.
 
-        For the poll apps send most (`GET /jobs/{jobId}`). The row reads like a `Row`: by column
-        name, and `_asdict()`.
+        For what apps poll (`GET /jobs/{jobId}`, `GET /videos`). Rows read like `Row`s: by
+        column name, and `_asdict()`; values are converted as SQLAlchemy converts them.
         """
         if self.async_reads is not None:
-            return await self.async_reads.first(statement, parameters)
+            return await self.async_reads.rows(statement, parameters)
         if self.loop_reads is not None:
             compiled = self.loop_reads.compiled_of(statement)
             sent = compiled.parameters(parameters)
             for pause in LOOP_READ_PAUSES:
                 if pause:
                     await asyncio.sleep(pause)  # a lock met: other requests run meanwhile
-                done, result = self.loop_reads.try_first(compiled, sent)
+                done, result = self.loop_reads.try_rows(compiled, sent)
                 if done:
                     return result
-        return await self.read(partial(_first_row, statement, parameters))
+        return await self.read(partial(_all_rows, statement, parameters))
+
+    async def first(self, statement: Select[Any], parameters: dict[str, Any]) -> Any:
+        """The first row of `rows` (None without any)."""
+        found = await self.rows(statement, parameters)
+        return found[0] if found else None
 
     async def read_session(self, work: Callable[[Session], Read]) -> Read:
         """`read` with a read-only ORM session on that connection: for list endpoints that build
@@ -186,8 +194,8 @@ def read_pool_size(capacity: int) -> int:
     return max(2, capacity // 2)
 
 
-def _first_row(statement: Select[Any], parameters: dict[str, Any], connection: Connection) -> Any:
-    return connection.execute(statement, parameters).first()
+def _all_rows(statement: Select[Any], parameters: dict[str, Any], connection: Connection) -> list[Any]:
+    return list(connection.execute(statement, parameters).all())
 
 
 def in_session(work: Callable[[Session], Read]) -> Callable[[Connection], Read]:
@@ -226,21 +234,21 @@ class LoopReads:
             if connection.in_transaction():
                 connection.rollback()  # no statement was written; this only resets SQLAlchemy's state
 
-    def try_first(self, compiled: CompiledSelect, parameters: Any) -> tuple[bool, Any]:
-        """`try_read` of one compiled SELECT's first row, run on the connection's sqlite3
-        connection itself (`RequestSessions.first`)."""
+    def try_rows(self, compiled: CompiledSelect, parameters: Any) -> tuple[bool, list[Any]]:
+        """`try_read` of one compiled SELECT, run on the connection's sqlite3 connection itself
+        (`RequestSessions.rows`)."""
         driver: sqlite3.Connection = self._connection().connection.driver_connection  # type: ignore[assignment]
         try:
             cursor = driver.execute(compiled.sql, parameters)
             try:
-                values = cursor.fetchone()
+                values = cursor.fetchall()
             finally:
                 cursor.close()
         except sqlite3.OperationalError as exc:
             if not _is_locked_message(str(exc)):
                 raise
-            return False, None
-        return True, None if values is None else compiled.row(values, cursor)
+            return False, []
+        return True, [compiled.row(row, cursor) for row in values]
 
     def compiled_of(self, statement: Select[Any]) -> CompiledSelect:
         return self._compiled.of(statement, self.engine.dialect)
@@ -274,7 +282,7 @@ class AsyncReads:
     never in a pool's 30 s checkout timeout). A read that finds its connection dead (the database
     restarted since) is retried once on a new one: reads can be repeated.
 
-    Two kinds: `read` runs SQLAlchemy code (`work`) on SQLAlchemy's asyncio engine; `first` runs
+    Two kinds: `read` runs SQLAlchemy code (`work`) on SQLAlchemy's asyncio engine; `rows` runs
     one compiled SELECT on a connection of its own (`size` more), without SQLAlchemy's asyncio
     layer, whose pool checkout alone costs more than the statement. Those connections are in
     autocommit and read only (`default_transaction_read_only`: the server refuses a write).
@@ -302,24 +310,24 @@ class AsyncReads:
                     raise
             return await self._read_once(work)
 
-    async def first(self, statement: Select[Any], parameters: dict[str, Any]) -> Any:
+    async def rows(self, statement: Select[Any], parameters: dict[str, Any]) -> list[Any]:
         compiled = self._compiled.of(statement, self.engine.dialect)
         async with self._admission_of_this_loop():
-            return await self._first_once(compiled, compiled.parameters(parameters), retry=True)
+            return await self._rows_once(compiled, compiled.parameters(parameters), retry=True)
 
-    async def _first_once(self, compiled: CompiledSelect, parameters: Any, retry: bool) -> Any:
+    async def _rows_once(self, compiled: CompiledSelect, parameters: Any, retry: bool) -> list[Any]:
         connection = self._idle.pop() if self._idle else await self._connect()
         try:
             cursor = await connection.execute(compiled.sql, parameters)
-            values = await cursor.fetchone()
+            values = await cursor.fetchall()
         except BaseException as exc:
             dead = isinstance(exc, psycopg.OperationalError) and connection.broken
             await connection.close()  # dead, or cancelled amid the statement: its state is unknown
             if dead and retry:
-                return await self._first_once(compiled, parameters, retry=False)
+                return await self._rows_once(compiled, parameters, retry=False)
             raise
         self._idle.append(connection)
-        return None if values is None else compiled.row(values, cursor)
+        return [compiled.row(row, cursor) for row in values]
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []

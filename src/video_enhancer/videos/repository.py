@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Select, Table, and_, bindparam, func, select, true
 from sqlalchemy.orm import Session
 
 from video_enhancer.models import Job, JobStatus, User, Video
@@ -31,25 +32,58 @@ def get_live_video(session: Session, video_id: uuid.UUID) -> Video | None:
     return session.scalars(select(Video).where(Video.id == video_id, Video.deleted_at.is_(None))).first()
 
 
-# `GET /videos` is polled: its statements are built once (building one costs more than running it).
-_OWNED_VIDEOS = (
-    select(Video)
-    .where(Video.user_id == bindparam("user_id"), Video.deleted_at.is_(None))
-    .order_by(Video.created_at.desc(), Video.id.desc())
-    .limit(bindparam("limit"))
-    .offset(bindparam("offset"))
-)
-_OWNED_VIDEO_COUNT = select(func.count(Video.id)).where(
-    Video.user_id == bindparam("user_id"), Video.deleted_at.is_(None)
-)
+def _listed_videos() -> Select[Any]:
+    """The caller's account (`owner_deleted_at`; no row when it does not exist), their count of
+    videos (`total`) and a page of them, newest first, each with its latest job's `latest_status`,
+    `latest_enhancer` and `latest_max_output_height`: one row per video, or one row of NULL
+    video columns when the page is empty. Bind parameters: `user_id`, `limit`, `offset`."""
+    users, videos, jobs = _table(User), _table(Video), _table(Job)
+    owned = and_(videos.c.user_id == bindparam("user_id"), videos.c.deleted_at.is_(None))
+    page = (
+        select(videos)
+        .where(owned)
+        .order_by(videos.c.created_at.desc(), videos.c.id.desc())
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+        .subquery("page")
+    )
+    latest = jobs.alias("latest")
+    latest_id = (
+        select(jobs.c.id)
+        .where(jobs.c.video_id == page.c.id)
+        .order_by(jobs.c.created_at.desc(), jobs.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    total = select(func.count(videos.c.id)).where(owned).scalar_subquery()
+    return (
+        select(
+            users.c.deleted_at.label("owner_deleted_at"),
+            total.label("total"),
+            *page.c,
+            latest.c.status.label("latest_status"),
+            latest.c.enhancer.label("latest_enhancer"),
+            latest.c.max_output_height.label("latest_max_output_height"),
+        )
+        .select_from(users.outerjoin(page, true()).outerjoin(latest, latest.c.id == latest_id))
+        .where(users.c.id == bindparam("user_id"))
+        .order_by(page.c.created_at.desc(), page.c.id.desc())
+    )
 
 
-def list_owned_videos(session: Session, user_id: uuid.UUID, limit: int, offset: int) -> Sequence[Video]:
-    return session.scalars(_OWNED_VIDEOS, {"user_id": user_id, "limit": limit, "offset": offset}).all()
+def _table(model: type[User] | type[Video] | type[Job]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
-def count_owned_videos(session: Session, user_id: uuid.UUID) -> int:
-    return int(session.scalar(_OWNED_VIDEO_COUNT, {"user_id": user_id}) or 0)
+# Built once: `GET /videos` is polled, and building a statement costs more than running it.
+_LISTED_VIDEOS = _listed_videos()
+
+
+def listed_videos_query(user_id: uuid.UUID, limit: int, offset: int) -> tuple[Select[Any], dict[str, Any]]:
+    """`_listed_videos` with its parameters: for `RequestSessions.rows`."""
+    return _LISTED_VIDEOS, {"user_id": user_id, "limit": limit, "offset": offset}
 
 
 def latest_job(session: Session, video_id: uuid.UUID, *, lock: bool = False) -> Job | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Header, Path, Query, Request, Response
@@ -14,6 +14,7 @@ from video_enhancer.api.schemas import error_responses
 from video_enhancer.api.sessions import RequestSessions
 from video_enhancer.config import Settings
 from video_enhancer.jobs.schemas import JobOut
+from video_enhancer.models import Job, Video
 from video_enhancer.previews import service as previews_service
 from video_enhancer.previews.schemas import PreviewOut, PreviewRequest
 from video_enhancer.previews.service import preview_out, previews_of
@@ -96,32 +97,29 @@ _DERIVED = frozenset(
 )
 
 
-def _video_out(view: service.VideoView, storage: Storage, settings: Settings) -> VideoOut:
-    latest = view.jobs[0] if view.jobs else None
-    pictures = service.picture_urls(view.video, storage, settings)
+def _video_out(
+    video: Video | Any, latest: Job | service.LatestJob | None, storage: Storage, settings: Settings
+) -> VideoOut:
+    """A video (a `Video`, or a row with its columns) and its latest job, as lists show them."""
+    pictures = service.picture_urls(video, storage, settings)
     return VideoOut.model_validate(
         {
-            **_columns(view),
+            **{name: getattr(video, name) for name in VideoOut.model_fields if name not in _DERIVED},
             "thumbnail_url": pictures.get("thumbnail"),
             "output_thumbnail_url": pictures.get("output_thumbnail"),
             "status": latest.status if latest else None,
             "enhancer": latest.enhancer if latest else None,
-            **_measured_plan(view),
+            **_measured_plan(video.resolution, latest),
         }
     )
 
 
-def _measured_plan(view: service.VideoView) -> dict[str, object]:
-    source = parse_resolution(view.video.resolution)
-    latest = view.jobs[0] if view.jobs else None
+def _measured_plan(resolution: str | None, latest: Job | service.LatestJob | None) -> dict[str, object]:
+    source = parse_resolution(resolution)
     if source is None or latest is None or latest.enhancer is None:
         return {}
     plan = _plan_out(visible_plan(source, latest.max_output_height, latest.enhancer))
     return {name: getattr(plan, name) for name in ("source_size", "model_input_size", "output_size")}
-
-
-def _columns(view: service.VideoView) -> dict[str, object]:
-    return {name: getattr(view.video, name) for name in VideoOut.model_fields if name not in _DERIVED}
 
 
 def _video_detail(
@@ -130,7 +128,7 @@ def _video_detail(
     pictures = service.picture_urls(view.video, storage, settings)
     return VideoDetail.model_validate(
         {
-            **_video_out(view, storage, settings).model_dump(),
+            **_video_out(view.video, view.jobs[0] if view.jobs else None, storage, settings).model_dump(),
             "storyboard_url": pictures.get("storyboard"),
             "storyboard_timing_url": pictures.get("storyboard_timing"),
             "previews": previews,
@@ -255,19 +253,15 @@ async def list_videos(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> VideoPage:
-    # Apps poll this too: one read-only unit of work without a thread hop where the database
-    # allows (`api.sessions`), as `GET /jobs/{jobId}`.
+    # Apps poll this too: one statement, read as `GET /jobs/{jobId}` reads (`RequestSessions.rows`).
     sessions: RequestSessions = request.app.state.request_sessions
     settings: Settings = request.app.state.settings
     storage: Storage = request.app.state.storage
-
-    def read(session: Session) -> tuple[list[service.VideoView], int]:
-        return service.list_videos(session, account_of(session, user_id), limit, offset)
-
-    views, total = await sessions.read_session(read)
+    rows = await sessions.rows(*service.list_query(user_id, limit, offset))
+    listed, total = service.listed_videos(rows, user_id)
 
     def page() -> VideoPage:
-        items = [_video_out(view, storage, settings) for view in views]
+        items = [_video_out(item.video, item.latest, storage, settings) for item in listed]
         return VideoPage(items=items, total=total, limit=limit, offset=offset)
 
     # Pictures' URLs are signed here, out of the read: a signature may be a call to a service.

@@ -12,17 +12,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import PurePosixPath
+from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy.orm import Session, sessionmaker
 
 from video_enhancer.billing.plans import PlanLimits, limits_for
 from video_enhancer.billing.service import minutes_for_duration, usage_for
 from video_enhancer.config import Settings
 from video_enhancer.db import session_scope
-from video_enhancer.errors import InvalidState, PayloadTooLarge, QuotaExceeded
+from video_enhancer.errors import InvalidState, InvalidToken, PayloadTooLarge, QuotaExceeded
 from video_enhancer.jobs.lifecycle import enqueue_job, expire_uploads, request_cancel, start_job, store_upload
 from video_enhancer.jobs.repository import jobs_for_videos
-from video_enhancer.logging import request_id_var
+from video_enhancer.logging import bind_user_id, request_id_var
 from video_enhancer.models import ACTIVE_STATUSES, Job, JobStatus, User, Video, utcnow
 from video_enhancer.observability.metrics import QUOTA_REJECTIONS
 from video_enhancer.storage import keys
@@ -385,11 +387,46 @@ def picture_urls(video: Video, storage: Storage, settings: Settings) -> dict[str
     }
 
 
-def list_videos(session: Session, user: User, limit: int, offset: int) -> tuple[list[VideoView], int]:
-    videos: Sequence[Video] = repository.list_owned_videos(session, user.id, limit, offset)
-    jobs = jobs_for_videos(session, [video.id for video in videos])
-    views = [VideoView(video=video, jobs=jobs[video.id]) for video in videos]
-    return views, repository.count_owned_videos(session, user.id)
+@dataclass(frozen=True, slots=True)
+class LatestJob:
+    """What a video list shows of a video's latest job."""
+
+    status: JobStatus
+    enhancer: str | None
+    max_output_height: int
+
+
+@dataclass(frozen=True, slots=True)
+class ListedVideo:
+    """A video as `GET /videos` lists it: its columns (a row of `list_query`) and its latest job."""
+
+    video: Any
+    latest: LatestJob | None
+
+
+def list_query(user_id: uuid.UUID, limit: int, offset: int) -> tuple[Select[Any], dict[str, Any]]:
+    """`GET /videos` as one statement: the account, the count and a page of videos with their
+    latest jobs (`repository.listed_videos_query`); its rows make the answer in `listed_videos`."""
+    return repository.listed_videos_query(user_id, limit, offset)
+
+
+def listed_videos(rows: Sequence[Any], user_id: uuid.UUID) -> tuple[list[ListedVideo], int]:
+    """The page and the total from the rows of `list_query`, after the account check (a deleted
+    account's token is refused at once, as `get_current_user` does)."""
+    if not rows or rows[0].owner_deleted_at is not None:
+        raise InvalidToken()
+    bind_user_id(str(user_id))
+    listed = [
+        ListedVideo(
+            row,
+            LatestJob(row.latest_status, row.latest_enhancer, row.latest_max_output_height)
+            if row.latest_status is not None
+            else None,
+        )
+        for row in rows
+        if row.id is not None
+    ]
+    return listed, int(rows[0].total)
 
 
 def delete_video(session: Session, user: User, video_id: uuid.UUID, storage: Storage) -> None:
