@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Compiled, Dialect, Engine, Select, create_engine, event, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -115,23 +114,6 @@ def make_loop_read_engine(engine: Engine) -> Engine | None:
 
     _refuse_writes_when_read_only(loop_engine)
     return loop_engine.execution_options(**{READ_ONLY: True})
-
-
-def make_async_read_engine(engine: Engine, pool_size: int) -> AsyncEngine | None:
-    """For PostgreSQL with psycopg: the same database through psycopg's asyncio connections,
-    reading only, in autocommit, for reads awaited on the event loop (`api.sessions`). No pre-ping
-    (a round trip per checkout): its caller retries a read once on a connection found dead.
-    None for other databases and drivers."""
-    if engine.dialect.name != "postgresql" or engine.dialect.driver != "psycopg":
-        return None
-    async_engine = create_async_engine(
-        engine.url.render_as_string(hide_password=False),
-        pool_size=pool_size,
-        max_overflow=0,
-        isolation_level="AUTOCOMMIT",
-    )
-    _refuse_writes_when_read_only(async_engine.sync_engine)
-    return async_engine.execution_options(**{READ_ONLY: True})
 
 
 class CompiledSelect:

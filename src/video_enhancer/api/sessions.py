@@ -4,11 +4,10 @@ An endpoint that may write takes `SessionDep`: one transaction, committed when i
 amid polling, passes its work to `RequestSessions.write`: the same transaction in one thread
 hop, so SQLite's write lock is never held while the request waits for the loop). The reads apps
 poll (`GET /jobs/{jobId}`, `GET /jobs`, `GET /videos`) take neither a dependency nor a
-transaction: they pass their work to `RequestSessions.read` (Core statements on a connection) or
-`read_session` (an ORM session), which run it reading only, in autocommit (on SQLite no write lock
-is taken, on PostgreSQL no `BEGIN`/`COMMIT` is sent; a statement that writes is refused with
-`ReadOnlyViolation`). Some GETs write (`/users/me` rolls the billing cycle over): they
-keep `SessionDep`.
+transaction: each is one SELECT, built once, read by `RequestSessions.rows` reading only, in
+autocommit (on SQLite no write lock is taken, on PostgreSQL no `BEGIN`/`COMMIT` is sent, and the
+server refuses a write). Some GETs write (`/users/me` rolls the billing cycle over): they keep
+`SessionDep`.
 
 Admission: a request's database work runs in the thread pool, one thread hop per sync
 dependency and per endpoint, and its session holds a pooled connection from its first query to
@@ -20,15 +19,16 @@ here, on the event loop, holding neither a thread nor a connection. A request ma
 not fail for want of a connection. The pool's overflow is left to what opens sessions of its own
 (event streams, uploads through signed URLs, the event broker).
 
-Polled reads (`RequestSessions.read` and `read_session`) skip the thread pool where the database
-allows, because the hop to a thread and back costs more than the read: on a SQLite file they run
-on the event loop itself, on a connection of that loop's own that reads only (a local read of a
-few pages in WAL mode, which takes no lock a writer holds; should one ever meet a lock, it never
-sleeps on the loop: it tries again after short pauses that let other requests run, then waits in
-the thread pool); on PostgreSQL with psycopg they are awaited on psycopg's asyncio connections (a
-pool of their own, `read_pool_size`), so the loop serves other requests while the database
-answers. Anything else reads in the thread pool. The read's own code is the same plain synchronous
-SQLAlchemy in all three.
+Polled reads skip the thread pool and SQLAlchemy's execution layer where the database allows,
+because the hop to a thread and back, and that layer, each cost more than the statement: the
+statement is compiled once (`db.CompiledSelect`: its parameters and rows converted as SQLAlchemy
+converts them) and run on the driver's own connection. On a SQLite file that is the event loop's
+own read-only connection (a local read of a few pages in WAL mode, which takes no lock a writer
+holds; should one ever meet a lock, it never sleeps on the loop: it tries again after short
+pauses that let other requests run, then waits in the thread pool); on PostgreSQL with psycopg,
+psycopg's asyncio connections (`AsyncReads`, `read_pool_size` of them), so the loop serves other
+requests while the database answers. Anything else reads in the thread pool through SQLAlchemy
+(`read`, which also runs any other read-only work).
 """
 
 from __future__ import annotations
@@ -45,15 +45,13 @@ from typing import Any, TypeVar
 import anyio
 import psycopg
 from sqlalchemy import Connection, Engine, Select
-from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from video_enhancer.db import (
     CompiledSelect,
     CompiledSelects,
-    make_async_read_engine,
     make_loop_read_engine,
     make_read_engine,
     make_session_factory,
@@ -80,15 +78,13 @@ class RequestSessions:
         pool = engine.pool
         capacity = pool.size() if isinstance(pool, QueuePool) else default_capacity
         loop_engine = make_loop_read_engine(engine)
-        async_pool_size = read_pool_size(capacity)
-        async_engine = make_async_read_engine(engine, async_pool_size)
         return cls(
             make_session_factory(engine),
             make_read_engine(engine),
             anyio.Semaphore(capacity),
             capacity,
             LoopReads(loop_engine) if loop_engine is not None else None,
-            AsyncReads(async_engine, async_pool_size) if async_engine is not None else None,
+            AsyncReads(engine, read_pool_size(capacity)) if AsyncReads.serves(engine) else None,
         )
 
     @asynccontextmanager
@@ -120,11 +116,9 @@ class RequestSessions:
             return await anyio.to_thread.run_sync(self._write, work)
 
     async def read(self, work: Callable[[Connection], Read]) -> Read:
-        """Run `work` on a read-only connection: on the event loop (SQLite), awaited on an asyncio
-        connection (PostgreSQL), else in one thread hop, admitted like a unit of work.
-
-        For the hottest reads: no ORM session (identity map, unit of work), no thread hop where
-        the database allows. `work` must not write; each of its statements reads its own snapshot.
+        """Run `work` on a read-only connection: on the event loop on a SQLite file, else in one
+        thread hop, admitted like a unit of work. `work` must not write (`ReadOnlyViolation`);
+        each of its statements reads its own snapshot.
         """
         if self.loop_reads is not None:
             for pause in LOOP_READ_PAUSES:
@@ -133,10 +127,7 @@ class RequestSessions:
                 done, result = self.loop_reads.try_read(work)
                 if done:
                     return result
-        elif self.async_reads is not None:
-            return await self.async_reads.read(work)
-        async with self.admission:
-            return await anyio.to_thread.run_sync(self._read, work)
+        return await self._read_in_a_thread(work)
 
     async def rows(self, statement: Select[Any], parameters: dict[str, Any]) -> list[Any]:
         """The rows of one SELECT, read only: `read` of
@@ -146,7 +137,7 @@ class RequestSessions:
         (`AsyncReads.rows`), without SQLAlchemy's execution layer, which costs a short statement
         more than the statement itself.
 
-        For what apps poll (`GET /jobs/{jobId}`, `GET /videos`). Rows read like `Row`s: by
+        For what apps poll (`GET /jobs/{jobId}`, `GET /jobs`, `GET /videos`). Rows read like `Row`s: by
         column name, and `_asdict()`; values are converted as SQLAlchemy converts them.
         """
         if self.async_reads is not None:
@@ -160,18 +151,12 @@ class RequestSessions:
                 done, result = self.loop_reads.try_rows(compiled, sent)
                 if done:
                     return result
-        return await self.read(partial(_all_rows, statement, parameters))
+        return await self._read_in_a_thread(partial(_all_rows, statement, parameters))
 
     async def first(self, statement: Select[Any], parameters: dict[str, Any]) -> Any:
         """The first row of `rows` (None without any)."""
         found = await self.rows(statement, parameters)
         return found[0] if found else None
-
-    async def read_session(self, work: Callable[[Session], Read]) -> Read:
-        """`read` with a read-only ORM session on that connection: for list endpoints that build
-        their whole answer inside `work` (lazy loads after it returns are not possible on
-        PostgreSQL)."""
-        return await self.read(in_session(work))
 
     async def close(self) -> None:
         if self.loop_reads is not None:
@@ -182,6 +167,10 @@ class RequestSessions:
     def _write(self, work: Callable[[Session], Read]) -> Read:
         with session_scope(self.writer) as session:
             return work(session)
+
+    async def _read_in_a_thread(self, work: Callable[[Connection], Read]) -> Read:
+        async with self.admission:
+            return await anyio.to_thread.run_sync(self._read, work)
 
     def _read(self, work: Callable[[Connection], Read]) -> Read:
         with self.read_engine.connect() as connection:
@@ -196,14 +185,6 @@ def read_pool_size(capacity: int) -> int:
 
 def _all_rows(statement: Select[Any], parameters: dict[str, Any], connection: Connection) -> list[Any]:
     return list(connection.execute(statement, parameters).all())
-
-
-def in_session(work: Callable[[Session], Read]) -> Callable[[Connection], Read]:
-    def on_connection(connection: Connection) -> Read:
-        with Session(bind=connection, expire_on_commit=False, autoflush=False) as session:
-            return work(session)
-
-    return on_connection
 
 
 @dataclass(eq=False)
@@ -278,21 +259,19 @@ def _is_locked_message(message: str) -> bool:
 
 
 class AsyncReads:
-    """Reads awaited on psycopg's asyncio connections, at most `size` at once (the rest wait here,
-    never in a pool's 30 s checkout timeout). A read that finds its connection dead (the database
-    restarted since) is retried once on a new one: reads can be repeated.
-
-    Two kinds: `read` runs SQLAlchemy code (`work`) on SQLAlchemy's asyncio engine; `rows` runs
-    one compiled SELECT on a connection of its own (`size` more), without SQLAlchemy's asyncio
-    layer, whose pool checkout alone costs more than the statement. Those connections are in
-    autocommit and read only (`default_transaction_read_only`: the server refuses a write).
+    """Compiled SELECTs (`RequestSessions.rows`) awaited on psycopg's asyncio connections: at most
+    `size` at once (the rest wait here, never in a pool's 30 s checkout timeout), each on a
+    connection kept for the next (up to `size`), in autocommit and read only
+    (`default_transaction_read_only`: the server refuses a write). No pre-ping round trip: a read
+    that finds its connection dead (the database restarted since, a proxy timed it out) is retried
+    once on a new one; reads can be repeated.
 
     An asyncio connection belongs to the event loop that opened it: when the app is served by
-    another loop than before (test clients start one per call), both are started afresh.
+    another loop than before (test clients start one per call), the connections start afresh.
     """
 
-    def __init__(self, engine: AsyncEngine, size: int) -> None:
-        self.engine = engine
+    def __init__(self, engine: Engine, size: int) -> None:
+        self.dialect = engine.dialect
         self.size = size
         # The engine's own connection settings (its psycopg adapters included).
         args, self._connect_args = engine.dialect.create_connect_args(engine.url)
@@ -301,17 +280,12 @@ class AsyncReads:
         self._idle: list[psycopg.AsyncConnection[Any]] = []
         self._compiled = CompiledSelects()
 
-    async def read(self, work: Callable[[Connection], Read]) -> Read:
-        async with self._admission_of_this_loop():
-            try:
-                return await self._read_once(work)
-            except DBAPIError as exc:
-                if not exc.connection_invalidated:
-                    raise
-            return await self._read_once(work)
+    @staticmethod
+    def serves(engine: Engine) -> bool:
+        return engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
 
     async def rows(self, statement: Select[Any], parameters: dict[str, Any]) -> list[Any]:
-        compiled = self._compiled.of(statement, self.engine.dialect)
+        compiled = self._compiled.of(statement, self.dialect)
         async with self._admission_of_this_loop():
             return await self._rows_once(compiled, compiled.parameters(parameters), retry=True)
 
@@ -333,11 +307,6 @@ class AsyncReads:
         idle, self._idle = self._idle, []
         for connection in idle:
             await connection.close()
-        await self.engine.dispose()
-
-    async def _read_once(self, work: Callable[[Connection], Read]) -> Read:
-        async with self.engine.connect() as connection:
-            return await connection.run_sync(work)
 
     async def _connect(self) -> psycopg.AsyncConnection[Any]:
         connection = await psycopg.AsyncConnection.connect(**self._connect_args, autocommit=True)
@@ -347,8 +316,7 @@ class AsyncReads:
     def _admission_of_this_loop(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
         if self._admission is None or self._admission[0] is not loop:
-            if self._admission is not None:
-                self.engine.sync_engine.dispose(close=False)  # another loop's connections
+            if self._admission is not None:  # another loop's connections
                 idle, self._idle = self._idle, []
                 for connection in idle:
                     connection.pgconn.finish()  # what `close` does; it never waits

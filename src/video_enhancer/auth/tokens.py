@@ -15,11 +15,13 @@ import time
 import uuid
 from collections import OrderedDict
 from datetime import timedelta
+from typing import Any
 
 import jwt
 
 from video_enhancer.config import Settings
 from video_enhancer.errors import InvalidToken
+from video_enhancer.logging import bind_user_id
 from video_enhancer.models import utcnow
 
 ALGORITHM = "HS256"
@@ -122,3 +124,12 @@ def _verify(token: str, token_type: str, secret: str) -> tuple[uuid.UUID, float]
         return uuid.UUID(str(claims["sub"])), float(claims["exp"])
     except (jwt.PyJWTError, ValueError) as exc:
         raise InvalidToken() from exc
+
+
+def check_caller_row(row: Any, user_id: uuid.UUID) -> None:
+    """For a read that checks the caller's account in its own statement (a row with
+    `owner_deleted_at`; no row when the account does not exist): refuse the token of an account
+    that is gone, as `api.deps.account_of` does, and name the caller in the request's logs."""
+    if row is None or row.owner_deleted_at is not None:
+        raise InvalidToken()
+    bind_user_id(str(user_id))

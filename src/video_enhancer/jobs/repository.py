@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, Table, and_, bindparam, func, select
+from sqlalchemy import Select, and_, bindparam, func, select, true
 from sqlalchemy.orm import Session
 
 from video_enhancer.jobs.outlook import outlook_columns
-from video_enhancer.models import Job, JobStatus, User
+from video_enhancer.models import Job, JobStatus, User, table_of
 
 
 def get_owned_job(
@@ -23,21 +23,44 @@ def get_owned_job(
     return session.scalars(query).first()
 
 
-def _owned(user_id: uuid.UUID, status: JobStatus | None) -> Select[Job]:
-    query = select(Job).where(Job.user_id == user_id)
-    return query if status is None else query.where(Job.status == status)
+def _listed_jobs(by_status: bool) -> Select[Any]:
+    """The caller's account (`owner_deleted_at`; no row when it does not exist), their count of
+    jobs (`total`) and a page of them, newest first: one row per job, or one row of NULL job
+    columns when the page is empty. Bind parameters: `user_id`, `limit`, `offset` and, `by_status`,
+    `status`."""
+    users, jobs = table_of(User), table_of(Job)
+    owned = jobs.c.user_id == bindparam("user_id")
+    if by_status:
+        owned = and_(owned, jobs.c.status == bindparam("status"))
+    page = (
+        select(jobs)
+        .where(owned)
+        .order_by(jobs.c.created_at.desc(), jobs.c.id.desc())
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+        .subquery("page")
+    )
+    total = select(func.count()).select_from(jobs).where(owned).scalar_subquery()
+    return (
+        select(users.c.deleted_at.label("owner_deleted_at"), total.label("total"), *page.c)
+        .select_from(users.outerjoin(page, true()))
+        .where(users.c.id == bindparam("user_id"))
+        .order_by(page.c.created_at.desc(), page.c.id.desc())
+    )
 
 
-def list_owned_jobs(
-    session: Session, user_id: uuid.UUID, status: JobStatus | None, limit: int, offset: int
-) -> Sequence[Job]:
-    query = _owned(user_id, status).order_by(Job.created_at.desc(), Job.id.desc()).limit(limit).offset(offset)
-    return session.scalars(query).all()
+# Built once: `GET /jobs` is polled, and building a statement costs more than running it.
+_LISTED_JOBS = {by_status: _listed_jobs(by_status) for by_status in (False, True)}
 
 
-def count_owned_jobs(session: Session, user_id: uuid.UUID, status: JobStatus | None) -> int:
-    subquery = _owned(user_id, status).subquery()
-    return int(session.scalar(select(func.count()).select_from(subquery)) or 0)
+def listed_jobs_query(
+    user_id: uuid.UUID, status: JobStatus | None, limit: int, offset: int
+) -> tuple[Select[Any], dict[str, Any]]:
+    """`_listed_jobs` with its parameters: for `RequestSessions.rows`."""
+    parameters: dict[str, Any] = {"user_id": user_id, "limit": limit, "offset": offset}
+    if status is not None:
+        parameters["status"] = status
+    return _LISTED_JOBS[status is not None], parameters
 
 
 _JOBS_OF_VIDEOS = (
@@ -57,16 +80,10 @@ def jobs_for_videos(session: Session, video_ids: Sequence[uuid.UUID]) -> dict[uu
     return by_video
 
 
-def _table(model: type[Job] | type[User]) -> Table:
-    table = model.__table__
-    assert isinstance(table, Table)
-    return table
-
-
 def _polled_job() -> Select[Any]:
     """The caller's account (`owner_deleted_at`; no row when it does not exist) with the job when
     it is theirs (its columns are NULL otherwise) and the job's queue outlook (`jobs.outlook`)."""
-    users, jobs = _table(User), _table(Job)
+    users, jobs = table_of(User), table_of(Job)
     owned = and_(jobs.c.user_id == users.c.id, jobs.c.id == bindparam("job_id"))
     return (
         select(users.c.deleted_at.label("owner_deleted_at"), *jobs.c, *outlook_columns(jobs))

@@ -6,9 +6,8 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
-from sqlalchemy.orm import Session
 
-from video_enhancer.api.deps import CallerId, CurrentUser, SessionDep, account_of
+from video_enhancer.api.deps import CallerId, CurrentUser, SessionDep
 from video_enhancer.api.schemas import error_responses
 from video_enhancer.api.sessions import RequestSessions
 from video_enhancer.config import Settings
@@ -35,15 +34,13 @@ async def list_jobs(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> JobPage:
+    # Apps poll this too: one statement, read as `GET /jobs/{jobId}` reads (`RequestSessions.rows`).
     sessions: RequestSessions = request.app.state.request_sessions
-
-    def read(session: Session) -> JobPage:
-        jobs, total = service.list_jobs(session, account_of(session, user_id), status, limit, offset)
-        return JobPage(
-            items=[JobOut.model_validate(job) for job in jobs], total=total, limit=limit, offset=offset
-        )
-
-    return await sessions.read_session(read)
+    rows = await sessions.rows(*service.list_query(user_id, status, limit, offset))
+    jobs, total = service.listed_jobs(rows, user_id)
+    return JobPage(
+        items=[JobOut.model_validate(job) for job in jobs], total=total, limit=limit, offset=offset
+    )
 
 
 @router.get(

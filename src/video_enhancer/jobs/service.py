@@ -11,14 +11,14 @@ from typing import Any
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
+from video_enhancer.auth.tokens import check_caller_row
 from video_enhancer.catalogue.service import live_window
 from video_enhancer.config import Settings
-from video_enhancer.errors import InvalidState, InvalidToken
+from video_enhancer.errors import InvalidState
 from video_enhancer.jobs import repository
 from video_enhancer.jobs.errors import JobNotFound
 from video_enhancer.jobs.lifecycle import request_cancel
 from video_enhancer.jobs.outlook import QueueOutlook, queue_outlook
-from video_enhancer.logging import bind_user_id
 from video_enhancer.models import Job, JobStatus, User
 from video_enhancer.models.job import content_credentials_in
 
@@ -49,20 +49,31 @@ def poll_query(
 def polled_job(polled: Any, user_id: uuid.UUID, now: datetime) -> PolledJob:
     """The answer to a poll from the row of `poll_query`: the account check (a deleted account's
     token is refused at once, as `get_current_user` does), then the job and its outlook."""
-    if polled is None or polled.owner_deleted_at is not None:
-        raise InvalidToken()
-    bind_user_id(str(user_id))  # as `get_current_user` does: a 404 is logged with its caller
+    check_caller_row(polled, user_id)  # a 404 is logged with its caller
     if polled.id is None:
         raise JobNotFound()
     fields = {**polled._asdict(), "content_credentials": content_credentials_in(polled.result)}
     return PolledJob(fields, queue_outlook(polled, now))
 
 
-def list_jobs(
-    session: Session, user: User, status: JobStatus | None, limit: int, offset: int
-) -> tuple[Sequence[Job], int]:
-    jobs = repository.list_owned_jobs(session, user.id, status, limit, offset)
-    return jobs, repository.count_owned_jobs(session, user.id, status)
+def list_query(
+    user_id: uuid.UUID, status: JobStatus | None, limit: int, offset: int
+) -> tuple[Select[Any], dict[str, Any]]:
+    """`GET /jobs` as one statement: the account, the count and a page of jobs
+    (`repository.listed_jobs_query`); its rows make the answer in `listed_jobs`."""
+    return repository.listed_jobs_query(user_id, status, limit, offset)
+
+
+def listed_jobs(rows: Sequence[Any], user_id: uuid.UUID) -> tuple[list[dict[str, Any]], int]:
+    """Each job's fields (with its content credentials) and the total, from the rows of
+    `list_query`, after the account check."""
+    check_caller_row(rows[0] if rows else None, user_id)
+    jobs = [
+        {**row._asdict(), "content_credentials": content_credentials_in(row.result)}
+        for row in rows
+        if row.id is not None
+    ]
+    return jobs, int(rows[0].total)
 
 
 def cancel_job(session: Session, user: User, job_id: uuid.UUID) -> Job:

@@ -1,6 +1,6 @@
 """ORM models, one file per table."""
 
-from video_enhancer.models.base import Base, utcnow
+from video_enhancer.models.base import Base, table_of, utcnow
 from video_enhancer.models.batch import Batch
 from video_enhancer.models.email_token import EmailToken
 from video_enhancer.models.enums import (
@@ -56,5 +56,6 @@ __all__ = [
     "WebhookDelivery",
     "WebhookEndpoint",
     "WorkerEnhancer",
+    "table_of",
     "utcnow",
 ]

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, Table, and_, bindparam, func, select, true
+from sqlalchemy import Select, and_, bindparam, func, select, true
 from sqlalchemy.orm import Session
 
-from video_enhancer.models import Job, JobStatus, User, Video
+from video_enhancer.models import Job, JobStatus, User, Video, table_of
 
 
 def lock_user(session: Session, user_id: uuid.UUID) -> User:
@@ -37,7 +37,7 @@ def _listed_videos() -> Select[Any]:
     videos (`total`) and a page of them, newest first, each with its latest job's `latest_status`,
     `latest_enhancer` and `latest_max_output_height`: one row per video, or one row of NULL
     video columns when the page is empty. Bind parameters: `user_id`, `limit`, `offset`."""
-    users, videos, jobs = _table(User), _table(Video), _table(Job)
+    users, videos, jobs = table_of(User), table_of(Video), table_of(Job)
     owned = and_(videos.c.user_id == bindparam("user_id"), videos.c.deleted_at.is_(None))
     page = (
         select(videos)
@@ -69,12 +69,6 @@ def _listed_videos() -> Select[Any]:
         .where(users.c.id == bindparam("user_id"))
         .order_by(page.c.created_at.desc(), page.c.id.desc())
     )
-
-
-def _table(model: type[User] | type[Video] | type[Job]) -> Table:
-    table = model.__table__
-    assert isinstance(table, Table)
-    return table
 
 
 # Built once: `GET /videos` is polled, and building a statement costs more than running it.

@@ -17,14 +17,15 @@ from typing import Any
 from sqlalchemy import Select
 from sqlalchemy.orm import Session, sessionmaker
 
+from video_enhancer.auth.tokens import check_caller_row
 from video_enhancer.billing.plans import PlanLimits, limits_for
 from video_enhancer.billing.service import minutes_for_duration, usage_for
 from video_enhancer.config import Settings
 from video_enhancer.db import session_scope
-from video_enhancer.errors import InvalidState, InvalidToken, PayloadTooLarge, QuotaExceeded
+from video_enhancer.errors import InvalidState, PayloadTooLarge, QuotaExceeded
 from video_enhancer.jobs.lifecycle import enqueue_job, expire_uploads, request_cancel, start_job, store_upload
 from video_enhancer.jobs.repository import jobs_for_videos
-from video_enhancer.logging import bind_user_id, request_id_var
+from video_enhancer.logging import request_id_var
 from video_enhancer.models import ACTIVE_STATUSES, Job, JobStatus, User, Video, utcnow
 from video_enhancer.observability.metrics import QUOTA_REJECTIONS
 from video_enhancer.storage import keys
@@ -413,9 +414,7 @@ def list_query(user_id: uuid.UUID, limit: int, offset: int) -> tuple[Select[Any]
 def listed_videos(rows: Sequence[Any], user_id: uuid.UUID) -> tuple[list[ListedVideo], int]:
     """The page and the total from the rows of `list_query`, after the account check (a deleted
     account's token is refused at once, as `get_current_user` does)."""
-    if not rows or rows[0].owner_deleted_at is not None:
-        raise InvalidToken()
-    bind_user_id(str(user_id))
+    check_caller_row(rows[0] if rows else None, user_id)
     listed = [
         ListedVideo(
             row,
