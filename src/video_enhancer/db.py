@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Compiled, Dialect, Engine, Select, create_engine, event, make_url
+from sqlalchemy import Dialect, Engine, Select, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -123,24 +123,31 @@ class CompiledSelect:
     statement's column names (`row.status`, `row._asdict()`), as a `Row` reads."""
 
     def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
-        self.compiled: Compiled = statement.compile(dialect=dialect)
-        self.sql = str(self.compiled)
-        self._positions: list[str] | None = self.compiled.positiontup  # type: ignore[attr-defined]
-        self._binds: dict[str, Callable[[Any], Any]] = {}
-        for bind, name in self.compiled.bind_names.items():  # type: ignore[attr-defined]
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self._positions: list[str] | None = compiled.positiontup  # type: ignore[attr-defined]
+        # Parameters the statement holds (`status = 'QUEUED'`) are converted once; those without
+        # a value (`bindparam("user_id")`) are given at each call, by their key.
+        self._fixed: dict[str, Any] = {}
+        self._given: list[tuple[str, str, Callable[[Any], Any] | None]] = []
+        for bind, name in compiled.bind_names.items():  # type: ignore[attr-defined]
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
-            if processor is not None:
-                self._binds[name] = processor
+            if bind.required:
+                self._given.append((bind.key, name, processor))
+            else:
+                value = bind.effective_value
+                self._fixed[name] = value if processor is None or value is None else processor(value)
         self._dialect = dialect
         self._types = [column.type for column in statement.selected_columns]
         self._row = namedtuple("CompiledRow", [column.name for column in statement.selected_columns])  # type: ignore[misc]
-        self._results: list[Callable[[Any], Any] | None] | None = None
+        self._conversions: list[tuple[int, Callable[[Any], Any]]] | None = None
 
     def parameters(self, values: Mapping[str, Any]) -> dict[str, Any] | tuple[Any, ...]:
         """The driver's parameters: by name, or in order for a positional paramstyle (SQLite's)."""
-        parameters = dict(self.compiled.construct_params(dict(values)) or {})
-        for name, processor in self._binds.items():
-            parameters[name] = processor(parameters[name])
+        parameters = dict(self._fixed)
+        for key, name, processor in self._given:
+            value = values[key]
+            parameters[name] = value if processor is None else processor(value)
         if self._positions is not None:
             return tuple(parameters[name] for name in self._positions)
         return parameters
@@ -149,15 +156,16 @@ class CompiledSelect:
         """The row of `values`, read by `cursor` (a DB-API cursor): the driver's type of each
         column, on which some conversions depend, is read from its description once (building
         a description costs more than converting the row)."""
-        if self._results is None:
-            self._results = [
+        if self._conversions is None:
+            processors = (
                 type_.dialect_impl(self._dialect).result_processor(self._dialect, column[1])  # type_code
                 for type_, column in zip(self._types, cursor.description, strict=True)
-            ]
-        return self._row._make(  # type: ignore[attr-defined]
-            value if processor is None else processor(value)
-            for processor, value in zip(self._results, values, strict=True)
-        )
+            )
+            self._conversions = [(index, p) for index, p in enumerate(processors) if p is not None]
+        converted = list(values)
+        for index, processor in self._conversions:
+            converted[index] = processor(converted[index])
+        return self._row._make(converted)  # type: ignore[attr-defined]
 
 
 class CompiledSelects:

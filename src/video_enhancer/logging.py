@@ -113,11 +113,22 @@ _ANY_SECRET_HINT = re.compile(r"signature|authorization|bearer|passw|secret|toke
 
 
 def redact(text: str) -> str:
+    if len(text) <= _CLEAN_TEXT_LENGTH and text in _clean_texts:
+        return text
     if not _ANY_SECRET_HINT.search(text):
+        if len(text) <= _CLEAN_TEXT_LENGTH and len(_clean_texts) < _CLEAN_TEXTS:
+            _clean_texts.add(text)
         return text
     for pattern, replacement in _SECRET_PATTERNS:
         text = pattern.sub(replacement, text)
     return text
+
+
+# Short texts found clean (methods, routes, paths, messages: the same few on every access log
+# line) are not searched again. Only clean texts are kept, and at most this many.
+_CLEAN_TEXT_LENGTH = 200
+_CLEAN_TEXTS = 10_000
+_clean_texts: set[str] = set()
 
 
 def redact_value(value: Any) -> Any:
@@ -134,12 +145,25 @@ def redact_value(value: Any) -> Any:
     return value
 
 
+def _timestamp(created: float) -> str:
+    """`created` as ISO 8601 in UTC to the millisecond; the part up to the second is kept while
+    the second lasts (the lines of a busy second share it)."""
+    second = int(created)
+    global _last_second
+    if _last_second[0] != second:
+        _last_second = (second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    return f"{_last_second[1]}.{int((created - second) * 1000):03d}+00:00"
+
+
+_last_second: tuple[int, str] = (-1, "")
+
+
 class JsonFormatter(logging.Formatter):
     _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "timestamp": _timestamp(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": redact(record.getMessage()),

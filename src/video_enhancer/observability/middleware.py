@@ -89,12 +89,30 @@ def _header(message: Message, name: bytes) -> str | None:
     return None
 
 
+# The labelled children of the two request metrics, by (method, route, status): looked up here
+# instead of through `labels()` on every request. Bounded: routes are templates, and the server
+# only passes methods it knows; past the bound, `labels()` is asked each time.
+_SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+_MAX_SERIES = 2000
+
+
+def _series(method: str, route: str, status: int) -> tuple[Any, Any]:
+    key = (method, route, status)
+    series = _SERIES.get(key)
+    if series is None:
+        labels = {"method": method, "route": route, "status": str(status)}
+        series = (HTTP_REQUESTS.labels(**labels), HTTP_LATENCY.labels(**labels))
+        if len(_SERIES) < _MAX_SERIES:
+            _SERIES[key] = series
+    return series
+
+
 def _record(scope: Scope, status: int, seconds: float, response_request_id: str | None) -> None:
     method = str(scope.get("method", "GET"))
     route = route_template(scope)
-    labels = {"method": method, "route": route, "status": str(status)}
-    HTTP_REQUESTS.labels(**labels).inc()
-    HTTP_LATENCY.labels(**labels).observe(seconds)
+    requests, latency = _series(method, route, status)
+    requests.inc()
+    latency.observe(seconds)
     level = logging.DEBUG if route in QUIET_ROUTES and status < 500 else logging.INFO
     access_logger.log(
         level,
