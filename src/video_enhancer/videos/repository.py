@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, func, select, true
+from sqlalchemy import ScalarSelect, Select, and_, bindparam, func, select, true
 from sqlalchemy.orm import Session
 
 from video_enhancer.models import Job, JobStatus, User, Video, table_of
@@ -47,25 +47,29 @@ def _listed_videos() -> Select[Any]:
         .offset(bindparam("offset"))
         .subquery("page")
     )
-    latest = jobs.alias("latest")
-    latest_id = (
-        select(jobs.c.id)
-        .where(jobs.c.video_id == page.c.id)
-        .order_by(jobs.c.created_at.desc(), jobs.c.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
     total = select(func.count(videos.c.id)).where(owned).scalar_subquery()
+
+    def latest(column: str) -> ScalarSelect[Any]:
+        # A correlated lookup per listed video (the index on video_id): a join on the latest
+        # job's id let PostgreSQL hash the whole jobs table instead.
+        return (
+            select(jobs.c[column])
+            .where(jobs.c.video_id == page.c.id)
+            .order_by(jobs.c.created_at.desc(), jobs.c.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+
     return (
         select(
             users.c.deleted_at.label("owner_deleted_at"),
             total.label("total"),
             *page.c,
-            latest.c.status.label("latest_status"),
-            latest.c.enhancer.label("latest_enhancer"),
-            latest.c.max_output_height.label("latest_max_output_height"),
+            latest("status").label("latest_status"),
+            latest("enhancer").label("latest_enhancer"),
+            latest("max_output_height").label("latest_max_output_height"),
         )
-        .select_from(users.outerjoin(page, true()).outerjoin(latest, latest.c.id == latest_id))
+        .select_from(users.outerjoin(page, true()))
         .where(users.c.id == bindparam("user_id"))
         .order_by(page.c.created_at.desc(), page.c.id.desc())
     )
