@@ -31,7 +31,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from video_enhancer.events.service import ESTIMATE_SAMPLE, start_estimate_at_average
-from video_enhancer.models import JobStatus, WorkerEnhancer
+from video_enhancer.models import JobStatus, WorkerEnhancer, table_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +45,7 @@ def outlook_columns(jobs: Table) -> list[ColumnElement[Any]]:
     """`jobs_ahead`, `busy_workers`, `enhancer_offered` and `recent_average_seconds` of the job
     read from `jobs` (NULL unless it is queued). The live window's start is the bind parameter
     `live_since`."""
-    ahead, running, offering = jobs.alias("ahead"), jobs.alias("running"), _worker_enhancers()
+    ahead, running, offering = jobs.alias("ahead"), jobs.alias("running"), table_of(WorkerEnhancer)
     queued = jobs.c.status == JobStatus.QUEUED
     jobs_ahead = (
         select(func.count())
@@ -104,12 +104,6 @@ def _seconds_between_postgresql(element: SecondsBetween, compiler: SQLCompiler, 
 def _seconds_between_sqlite(element: SecondsBetween, compiler: SQLCompiler, **kw: Any) -> str:
     start, end = (compiler.process(clause, **kw) for clause in element.clauses)
     return f"((julianday({end}) - julianday({start})) * 86400.0)"
-
-
-def _worker_enhancers() -> Table:
-    table = WorkerEnhancer.__table__
-    assert isinstance(table, Table)
-    return table
 
 
 def queue_outlook(polled: Row[Any], now: datetime) -> QueueOutlook:

@@ -15,7 +15,11 @@ class Job(TimestampMixin, Base):
     """A processing job; the row is also the queue entry (status QUEUED, ordered by `queue_rank`)."""
 
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_status_queue_rank", "status", "queue_rank"),)
+    __table_args__ = (
+        Index("ix_jobs_status_queue_rank", "status", "queue_rank"),
+        # The start estimate reads the latest completed jobs on every poll (`jobs.outlook`).
+        Index("ix_jobs_status_completed_at", "status", "completed_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_uuid)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
