@@ -53,7 +53,7 @@ class CallerToken(HTTPBearer):
     `HTTPBearer`) and the token's verification in one dependency, the one every poll solves.
 
     The token alone: whoever reads the account checks that it still exists (`get_current_user`,
-    or `jobs.service.poll_job` in its own statement).
+    or a polled read in its own statement: `auth.tokens.check_caller_row`).
     """
 
     async def __call__(self, request: Request) -> uuid.UUID:  # type: ignore[override]
