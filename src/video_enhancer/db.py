@@ -9,7 +9,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Dialect, Engine, Select, create_engine, event, make_url
+from sqlalchemy import (
+    ColumnElement,
+    Dialect,
+    Engine,
+    Select,
+    Subquery,
+    Table,
+    bindparam,
+    create_engine,
+    event,
+    make_url,
+    select,
+)
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -114,6 +126,19 @@ def make_loop_read_engine(engine: Engine) -> Engine | None:
 
     _refuse_writes_when_read_only(loop_engine)
     return loop_engine.execution_options(**{READ_ONLY: True})
+
+
+def newest_page(table: Table, condition: ColumnElement[bool]) -> Subquery:
+    """The rows of `table` that meet `condition`, newest first (`created_at`, then `id`), one page
+    of them: the bind parameters `limit` and `offset` (the lists apps poll)."""
+    return (
+        select(table)
+        .where(condition)
+        .order_by(table.c.created_at.desc(), table.c.id.desc())
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+        .subquery("page")
+    )
 
 
 class CompiledSelect:

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Select, and_, bindparam, func, select, true
 from sqlalchemy.orm import Session
 
+from video_enhancer.db import newest_page
 from video_enhancer.jobs.outlook import outlook_columns
 from video_enhancer.models import Job, JobStatus, User, table_of
 
@@ -32,14 +33,7 @@ def _listed_jobs(by_status: bool) -> Select[Any]:
     owned = jobs.c.user_id == bindparam("user_id")
     if by_status:
         owned = and_(owned, jobs.c.status == bindparam("status"))
-    page = (
-        select(jobs)
-        .where(owned)
-        .order_by(jobs.c.created_at.desc(), jobs.c.id.desc())
-        .limit(bindparam("limit"))
-        .offset(bindparam("offset"))
-        .subquery("page")
-    )
+    page = newest_page(jobs, owned)
     total = select(func.count()).select_from(jobs).where(owned).scalar_subquery()
     return (
         select(users.c.deleted_at.label("owner_deleted_at"), total.label("total"), *page.c)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import ScalarSelect, Select, and_, bindparam, func, select, true
 from sqlalchemy.orm import Session
 
+from video_enhancer.db import newest_page
 from video_enhancer.models import Job, JobStatus, User, Video, table_of
 
 
@@ -39,14 +40,7 @@ def _listed_videos() -> Select[Any]:
     video columns when the page is empty. Bind parameters: `user_id`, `limit`, `offset`."""
     users, videos, jobs = table_of(User), table_of(Video), table_of(Job)
     owned = and_(videos.c.user_id == bindparam("user_id"), videos.c.deleted_at.is_(None))
-    page = (
-        select(videos)
-        .where(owned)
-        .order_by(videos.c.created_at.desc(), videos.c.id.desc())
-        .limit(bindparam("limit"))
-        .offset(bindparam("offset"))
-        .subquery("page")
-    )
+    page = newest_page(videos, owned)
     total = select(func.count(videos.c.id)).where(owned).scalar_subquery()
 
     def latest(column: str) -> ScalarSelect[Any]:
