@@ -121,12 +121,9 @@ class RequestSessions:
         each of its statements reads its own snapshot.
         """
         if self.loop_reads is not None:
-            for pause in LOOP_READ_PAUSES:
-                if pause:
-                    await asyncio.sleep(pause)  # a lock met: other requests run meanwhile
-                done, result = self.loop_reads.try_read(work)
-                if done:
-                    return result
+            done, result = await _on_the_loop(partial(self.loop_reads.try_read, work))
+            if done:
+                return result
         return await self._read_in_a_thread(work)
 
     async def rows(self, statement: Select[Any], parameters: dict[str, Any]) -> list[Any]:
@@ -144,13 +141,11 @@ class RequestSessions:
             return await self.async_reads.rows(statement, parameters)
         if self.loop_reads is not None:
             compiled = self.loop_reads.compiled_of(statement)
-            sent = compiled.parameters(parameters)
-            for pause in LOOP_READ_PAUSES:
-                if pause:
-                    await asyncio.sleep(pause)  # a lock met: other requests run meanwhile
-                done, result = self.loop_reads.try_rows(compiled, sent)
-                if done:
-                    return result
+            done, rows = await _on_the_loop(
+                partial(self.loop_reads.try_rows, compiled, compiled.parameters(parameters))
+            )
+            if done:
+                return rows
         return await self._read_in_a_thread(partial(_all_rows, statement, parameters))
 
     async def first(self, statement: Select[Any], parameters: dict[str, Any]) -> Any:
@@ -181,6 +176,19 @@ def read_pool_size(capacity: int) -> int:
     """Connections of the asyncio read pool: a read holds one only while PostgreSQL answers, so
     half the request pool keeps the event loop busy (the connection budget in docs/cloud.md)."""
     return max(2, capacity // 2)
+
+
+async def _on_the_loop(attempt: Callable[[], tuple[bool, Read]]) -> tuple[bool, Read]:
+    """`attempt` a loop read (`LoopReads.try_read`, `try_rows`) until it is done, after short
+    pauses that let other requests run while a lock is held; (False, ...) once they are spent."""
+    done, result = False, None
+    for pause in LOOP_READ_PAUSES:
+        if pause:
+            await asyncio.sleep(pause)  # a lock met: other requests run meanwhile
+        done, result = attempt()
+        if done:
+            break
+    return done, result  # type: ignore[return-value]
 
 
 def _all_rows(statement: Select[Any], parameters: dict[str, Any], connection: Connection) -> list[Any]:
@@ -255,7 +263,8 @@ def _is_locked(exc: OperationalError) -> bool:
 
 
 def _is_locked_message(message: str) -> bool:
-    return "locked" in message.lower() or "busy" in message.lower()
+    lowered = message.lower()
+    return "locked" in lowered or "busy" in lowered
 
 
 class AsyncReads:

@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -133,3 +134,10 @@ def check_caller_row(row: Any, user_id: uuid.UUID) -> None:
     if row is None or row.owner_deleted_at is not None:
         raise InvalidToken()
     bind_user_id(str(user_id))
+
+
+def caller_page(rows: Sequence[Any], user_id: uuid.UUID) -> tuple[list[Any], int]:
+    """The rows of a page read with its caller's account (`users.repository.with_owner`): the
+    account checked (`check_caller_row`), then the page's rows and the total."""
+    check_caller_row(rows[0] if rows else None, user_id)
+    return [row for row in rows if row.id is not None], int(rows[0].total)

@@ -7,12 +7,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, func, select, true
+from sqlalchemy import Select, and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from video_enhancer.db import newest_page
 from video_enhancer.jobs.outlook import outlook_columns
 from video_enhancer.models import Job, JobStatus, User, table_of
+from video_enhancer.users.repository import with_owner
 
 
 def get_owned_job(
@@ -29,18 +30,12 @@ def _listed_jobs(by_status: bool) -> Select[Any]:
     jobs (`total`) and a page of them, newest first: one row per job, or one row of NULL job
     columns when the page is empty. Bind parameters: `user_id`, `limit`, `offset` and, `by_status`,
     `status`."""
-    users, jobs = table_of(User), table_of(Job)
+    jobs = table_of(Job)
     owned = jobs.c.user_id == bindparam("user_id")
     if by_status:
         owned = and_(owned, jobs.c.status == bindparam("status"))
     page = newest_page(jobs, owned)
-    total = select(func.count()).select_from(jobs).where(owned).scalar_subquery()
-    return (
-        select(users.c.deleted_at.label("owner_deleted_at"), total.label("total"), *page.c)
-        .select_from(users.outerjoin(page, true()))
-        .where(users.c.id == bindparam("user_id"))
-        .order_by(page.c.created_at.desc(), page.c.id.desc())
-    )
+    return with_owner(page, select(func.count()).select_from(jobs).where(owned).scalar_subquery())
 
 
 # Built once: `GET /jobs` is polled, and building a statement costs more than running it.

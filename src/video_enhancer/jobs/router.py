@@ -52,9 +52,8 @@ async def list_jobs(
 )
 async def get_job(job_id: JobIdPath, user_id: CallerId, request: Request) -> JobOut:
     # What apps poll: one Core statement, no ORM session, no thread hop where the database allows,
-    # on the driver's own connection on PostgreSQL (`RequestSessions.first`); the app's state is
-    # read here rather than through more dependencies, each of which costs the poll more than a
-    # statement.
+    # on the driver's own connection (`RequestSessions.first`); the app's state is read here
+    # rather than through more dependencies, each of which costs the poll more than a statement.
     sessions: RequestSessions = request.app.state.request_sessions
     settings: Settings = request.app.state.settings
     now = utcnow()

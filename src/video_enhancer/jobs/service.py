@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
-from video_enhancer.auth.tokens import check_caller_row
+from video_enhancer.auth.tokens import caller_page, check_caller_row
 from video_enhancer.catalogue.service import live_window
 from video_enhancer.config import Settings
 from video_enhancer.errors import InvalidState
@@ -52,8 +52,7 @@ def polled_job(polled: Any, user_id: uuid.UUID, now: datetime) -> PolledJob:
     check_caller_row(polled, user_id)  # a 404 is logged with its caller
     if polled.id is None:
         raise JobNotFound()
-    fields = {**polled._asdict(), "content_credentials": content_credentials_in(polled.result)}
-    return PolledJob(fields, queue_outlook(polled, now))
+    return PolledJob(_fields(polled), queue_outlook(polled, now))
 
 
 def list_query(
@@ -67,13 +66,13 @@ def list_query(
 def listed_jobs(rows: Sequence[Any], user_id: uuid.UUID) -> tuple[list[dict[str, Any]], int]:
     """Each job's fields (with its content credentials) and the total, from the rows of
     `list_query`, after the account check."""
-    check_caller_row(rows[0] if rows else None, user_id)
-    jobs = [
-        {**row._asdict(), "content_credentials": content_credentials_in(row.result)}
-        for row in rows
-        if row.id is not None
-    ]
-    return jobs, int(rows[0].total)
+    page, total = caller_page(rows, user_id)
+    return [_fields(row) for row in page], total
+
+
+def _fields(row: Any) -> dict[str, Any]:
+    """A job row's columns and its content credentials, as `JobOut` reads them."""
+    return {**row._asdict(), "content_credentials": content_credentials_in(row.result)}
 
 
 def cancel_job(session: Session, user: User, job_id: uuid.UUID) -> Job:

@@ -7,11 +7,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ScalarSelect, Select, and_, bindparam, func, select, true
+from sqlalchemy import ScalarSelect, Select, and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from video_enhancer.db import newest_page
 from video_enhancer.models import Job, JobStatus, User, Video, table_of
+from video_enhancer.users.repository import with_owner
 
 
 def lock_user(session: Session, user_id: uuid.UUID) -> User:
@@ -38,7 +39,7 @@ def _listed_videos() -> Select[Any]:
     videos (`total`) and a page of them, newest first, each with its latest job's `latest_status`,
     `latest_enhancer` and `latest_max_output_height`: one row per video, or one row of NULL
     video columns when the page is empty. Bind parameters: `user_id`, `limit`, `offset`."""
-    users, videos, jobs = table_of(User), table_of(Video), table_of(Job)
+    videos, jobs = table_of(Video), table_of(Job)
     owned = and_(videos.c.user_id == bindparam("user_id"), videos.c.deleted_at.is_(None))
     page = newest_page(videos, owned)
     total = select(func.count(videos.c.id)).where(owned).scalar_subquery()
@@ -54,18 +55,12 @@ def _listed_videos() -> Select[Any]:
             .scalar_subquery()
         )
 
-    return (
-        select(
-            users.c.deleted_at.label("owner_deleted_at"),
-            total.label("total"),
-            *page.c,
-            latest("status").label("latest_status"),
-            latest("enhancer").label("latest_enhancer"),
-            latest("max_output_height").label("latest_max_output_height"),
-        )
-        .select_from(users.outerjoin(page, true()))
-        .where(users.c.id == bindparam("user_id"))
-        .order_by(page.c.created_at.desc(), page.c.id.desc())
+    return with_owner(
+        page,
+        total,
+        latest("status").label("latest_status"),
+        latest("enhancer").label("latest_enhancer"),
+        latest("max_output_height").label("latest_max_output_height"),
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Select
 from sqlalchemy.orm import Session, sessionmaker
 
-from video_enhancer.auth.tokens import check_caller_row
+from video_enhancer.auth.tokens import caller_page
 from video_enhancer.billing.plans import PlanLimits, limits_for
 from video_enhancer.billing.service import minutes_for_duration, usage_for
 from video_enhancer.config import Settings
@@ -414,7 +414,7 @@ def list_query(user_id: uuid.UUID, limit: int, offset: int) -> tuple[Select[Any]
 def listed_videos(rows: Sequence[Any], user_id: uuid.UUID) -> tuple[list[ListedVideo], int]:
     """The page and the total from the rows of `list_query`, after the account check (a deleted
     account's token is refused at once, as `get_current_user` does)."""
-    check_caller_row(rows[0] if rows else None, user_id)
+    page, total = caller_page(rows, user_id)
     listed = [
         ListedVideo(
             row,
@@ -422,10 +422,9 @@ def listed_videos(rows: Sequence[Any], user_id: uuid.UUID) -> tuple[list[ListedV
             if row.latest_status is not None
             else None,
         )
-        for row in rows
-        if row.id is not None
+        for row in page
     ]
-    return listed, int(rows[0].total)
+    return listed, total
 
 
 def delete_video(session: Session, user: User, video_id: uuid.UUID, storage: Storage) -> None:
