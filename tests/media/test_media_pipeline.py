@@ -229,6 +229,26 @@ def test_enhancer_failure_becomes_a_media_error(clips: ClipLibrary, tmp_path: Pa
     assert not (tmp_path / "out.mp4").exists()
 
 
+def test_an_interrupt_as_the_scratch_folder_is_made_leaves_nothing(
+    clips: ClipLibrary, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI aborts by KeyboardInterrupt, which can land the instant the folder exists."""
+    make_folder = Path.mkdir
+
+    def interrupted_mkdir(self: Path, *args: object, **kwargs: object) -> None:
+        make_folder(self, *args, **kwargs)  # type: ignore[arg-type]
+        if self.name.startswith("enhance-"):
+            raise KeyboardInterrupt
+
+    info = probe(clips.get(CFR).path)
+    out = tmp_path / "out"
+    out.mkdir()
+    monkeypatch.setattr(Path, "mkdir", interrupted_mkdir)
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline(info, out / "video.mp4", CountingEnhancer(), PipelineConfig(max_height=64))
+    assert list(out.iterdir()) == []
+
+
 def test_enhancer_output_of_the_wrong_size_is_refused(clips: ClipLibrary, tmp_path: Path) -> None:
     info = probe(clips.get(NO_AUDIO).path)
     with pytest.raises(EnhancementFailed):

@@ -153,6 +153,9 @@ def snap(page: Page, name: str) -> None:
 def sign_up(page: Page, base_url: str, email: str) -> None:
     page.goto(base_url + "/")
     page.get_by_role("link", name="Create an account").click()
+    # the link changes the URL at once and the view on the next hashchange event: wait for the
+    # new form, or the fill below can land in the login form the render is about to replace
+    page.get_by_role("heading", name="Create your account").wait_for()
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_label("Password").press("Enter")  # the keyboard submits the form

@@ -135,7 +135,9 @@ def test_sign_up_upload_follow_compare_download_chart_and_delete_account(
     page.get_by_label("Type your email address to confirm").fill(email)
     page.get_by_role("button", name="Delete my account").click()
     page.wait_for_url("**/#/signup")
+    page.get_by_role("heading", name="Create your account").wait_for()
     page.get_by_role("link", name="Log in").click()
+    page.get_by_role("heading", name="Log in").wait_for()  # not the sign-up form the click replaces
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()

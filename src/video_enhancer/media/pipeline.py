@@ -18,7 +18,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
+import secrets
+import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -102,7 +103,11 @@ def run_pipeline(
     streams = lane_streams(enhancer, config)
     lanes = plan_lanes(spans, done, streams, config.warmup_frames)
     reporter = _Reporter(progress, info.video.frame_count, sum(spans[i].frame_count for i in done))
-    with tempfile.TemporaryDirectory(prefix="enhance-", dir=work_dir or output.parent) as scratch:
+    # Named here and made inside the try: a KeyboardInterrupt (the CLI's abort) that lands while
+    # the folder is being made still has it removed, which TemporaryDirectory cannot promise.
+    scratch = Path(work_dir or output.parent) / f"enhance-{secrets.token_hex(8)}"
+    try:
+        scratch.mkdir(mode=0o700)
         plan = RunPlan(
             info,
             sizes,
@@ -110,7 +115,7 @@ def run_pipeline(
             config.encoder,
             config.hardware_decode,
             config.queue_size,
-            Path(scratch),
+            scratch,
             checkpoint,
             fingerprint,
             reporter,
@@ -120,6 +125,8 @@ def run_pipeline(
         pieces = sorted(old_pieces + new_pieces, key=lambda piece: piece.start_pts)
         reporter.report("encoding", force=True)
         _join_atomically(info, pieces, output)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return PipelineResult(output, sizes, enhancer.name, info.video.frame_count, len(spans), len(done))
 
 
