@@ -99,3 +99,35 @@ def test_a_bad_upload_gets_no_poster_and_is_given_up(
             video.poster_claimed_at = None
     assert _run_posters(app, session_factory, settings) == []
     assert client.get(f"/videos/{upload['videoId']}", headers=headers).json()["thumbnailUrl"] is None
+
+
+def test_each_picture_is_signed_once_and_a_list_signs_only_what_it_shows(
+    client: TestClient, app: FastAPI, session_factory: Factory, monkeypatch: Any
+) -> None:
+    headers = new_user(client)
+    upload = ticket(client, headers, autoStart=False)
+    with session_factory.begin() as session:
+        video = session.get_one(Video, uuid.UUID(upload["videoId"]))
+        base = f"users/{video.user_id}/videos/{video.id}"
+        video.thumbnail_path = f"{base}/poster.jpg"
+        video.output_thumbnail_path = f"{base}/output-poster.jpg"
+        video.storyboard_path = f"{base}/storyboard.jpg"
+    storage: Storage = app.state.storage
+    signed: list[str] = []
+    sign = storage.signed_download_url
+
+    def recording(bucket: str, key: str, **options: Any) -> Any:
+        signed.append(key)
+        return sign(bucket, key, **options)
+
+    monkeypatch.setattr(storage, "signed_download_url", recording)
+    listed = client.get("/videos", headers=headers).json()["items"][0]
+    assert listed["thumbnailUrl"] and listed["outputThumbnailUrl"]
+    assert sorted(signed) == sorted([f"{base}/poster.jpg", f"{base}/output-poster.jpg"])
+
+    signed.clear()
+    detail = client.get(f"/videos/{upload['videoId']}", headers=headers).json()
+    assert detail["thumbnailUrl"] and detail["outputThumbnailUrl"] and detail["storyboardUrl"]
+    assert detail["storyboardTimingUrl"]
+    assert len(signed) == len(set(signed)), signed  # no URL signed twice
+    assert {f"{base}/poster.jpg", f"{base}/output-poster.jpg", f"{base}/storyboard.jpg"} <= set(signed)

@@ -98,10 +98,10 @@ _DERIVED = frozenset(
 
 
 def _video_out(
-    video: Video | Any, latest: Job | service.LatestJob | None, storage: Storage, settings: Settings
+    video: Video | Any, latest: Job | service.LatestJob | None, pictures: dict[str, str]
 ) -> VideoOut:
-    """A video (a `Video`, or a row with its columns) and its latest job, as lists show them."""
-    pictures = service.picture_urls(video, storage, settings)
+    """A video (a `Video`, or a row with its columns) and its latest job, as lists show them,
+    with its pictures' signed URLs (`service.picture_urls`)."""
     return VideoOut.model_validate(
         {
             **{name: getattr(video, name) for name in VideoOut.model_fields if name not in _DERIVED},
@@ -128,7 +128,7 @@ def _video_detail(
     pictures = service.picture_urls(view.video, storage, settings)
     return VideoDetail.model_validate(
         {
-            **_video_out(view.video, view.jobs[0] if view.jobs else None, storage, settings).model_dump(),
+            **_video_out(view.video, view.jobs[0] if view.jobs else None, pictures).model_dump(),
             "storyboard_url": pictures.get("storyboard"),
             "storyboard_timing_url": pictures.get("storyboard_timing"),
             "previews": previews,
@@ -261,7 +261,14 @@ async def list_videos(
     listed, total = service.listed_videos(rows, user_id)
 
     def page() -> VideoPage:
-        items = [_video_out(item.video, item.latest, storage, settings) for item in listed]
+        items = [
+            _video_out(
+                item.video,
+                item.latest,
+                service.picture_urls(item.video, storage, settings, service.LISTED_PICTURES),
+            )
+            for item in listed
+        ]
         return VideoPage(items=items, total=total, limit=limit, offset=offset)
 
     # Pictures' URLs are signed here, out of the read: a signature may be a call to a service.

@@ -370,8 +370,15 @@ def get_video(
     return VideoView(video=video, jobs=jobs, download=download, source=source)
 
 
-def picture_urls(video: Video, storage: Storage, settings: Settings) -> dict[str, str]:
-    """Signed URLs of the video's pictures that exist (poster, storyboard, output poster)."""
+# The pictures a video list shows (a video's page shows them all).
+LISTED_PICTURES = frozenset({"thumbnail", "output_thumbnail"})
+
+
+def picture_urls(
+    video: Video | Any, storage: Storage, settings: Settings, only: frozenset[str] | None = None
+) -> dict[str, str]:
+    """Signed URLs of the video's pictures that exist (poster, storyboard, output poster), or of
+    those of them named in `only`: each is a signature, which may be a call to a service."""
     found = {
         "thumbnail": video.thumbnail_path,
         "output_thumbnail": video.output_thumbnail_path,
@@ -384,7 +391,7 @@ def picture_urls(video: Video, storage: Storage, settings: Settings) -> dict[str
     return {
         name: storage.signed_download_url("enhanced", key, ttl_seconds=ttl).url
         for name, key in found.items()
-        if key is not None
+        if key is not None and (only is None or name in only)
     }
 
 
