@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -52,21 +51,10 @@ def listed_jobs_query(
     return _LISTED_JOBS[status is not None], parameters
 
 
-_JOBS_OF_VIDEOS = (
-    select(Job)
-    .where(Job.video_id.in_(bindparam("video_ids", expanding=True)))
-    .order_by(Job.created_at.desc(), Job.id.desc())
-)
-
-
-def jobs_for_videos(session: Session, video_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Job]]:
-    """Each video's jobs, newest first, in one query."""
-    by_video: dict[uuid.UUID, list[Job]] = {video_id: [] for video_id in video_ids}
-    if not video_ids:
-        return by_video
-    for job in session.scalars(_JOBS_OF_VIDEOS, {"video_ids": list(video_ids)}):
-        by_video[job.video_id].append(job)
-    return by_video
+def jobs_of_video(session: Session, video_id: uuid.UUID) -> list[Job]:
+    """The video's jobs, newest first."""
+    query = select(Job).where(Job.video_id == video_id).order_by(Job.created_at.desc(), Job.id.desc())
+    return list(session.scalars(query))
 
 
 def _polled_job() -> Select[Any]:

@@ -24,7 +24,7 @@ from video_enhancer.config import Settings
 from video_enhancer.db import session_scope
 from video_enhancer.errors import InvalidState, PayloadTooLarge, QuotaExceeded
 from video_enhancer.jobs.lifecycle import enqueue_job, expire_uploads, request_cancel, start_job, store_upload
-from video_enhancer.jobs.repository import jobs_for_videos
+from video_enhancer.jobs.repository import jobs_of_video
 from video_enhancer.logging import request_id_var
 from video_enhancer.models import ACTIVE_STATUSES, Job, JobStatus, User, Video, utcnow
 from video_enhancer.observability.metrics import QUOTA_REJECTIONS
@@ -353,7 +353,7 @@ def get_video(
     video = repository.get_owned_video(session, user.id, video_id)
     if video is None:
         raise VideoNotFound()
-    jobs = jobs_for_videos(session, [video.id])[video.id]
+    jobs = jobs_of_video(session, video.id)
     download = None
     if video.output_storage_path:
         download = storage.signed_download_url(
@@ -440,7 +440,7 @@ def delete_video(session: Session, user: User, video_id: uuid.UUID, storage: Sto
     video = repository.get_owned_video(session, user.id, video_id)
     if video is None:
         raise VideoNotFound()
-    jobs = jobs_for_videos(session, [video.id])[video.id]
+    jobs = jobs_of_video(session, video.id)
     for job in jobs:
         if job.status in ACTIVE_STATUSES:
             request_cancel(session, job)
